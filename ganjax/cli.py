@@ -1,0 +1,100 @@
+"""Shared command line: flags from the Config fields, accelerator choice, one-line errors.
+
+Every experiment calls `run(defaults, train_fn)`; a user's mistake ends with one sentence
+on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from ganjax.config import ACCELERATORS, Config, field_types, validate
+from ganjax.errors import UsageError
+
+INSTALL_HINT = {
+    "gpu": "install the CUDA build of JAX (pip install -e '.[cuda]') or use --accelerator=cpu",
+    "tpu": "install the TPU build of JAX (pip install -e '.[tpu]') on a TPU VM or use --accelerator=cpu",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+  def error(self, message):  # argparse would print the usage block too
+    raise UsageError(f"{message} (see --help).")
+
+
+def _parse_bool(text: str) -> bool:
+  if text.lower() in ("1", "true", "yes"):
+    return True
+  if text.lower() in ("0", "false", "no"):
+    return False
+  raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_flags(defaults: Config, argv: Sequence[str] | None, description: str = "") -> Config:
+  """`--name=value` for every Config field, defaulting to the experiment's values."""
+  parser = _Parser(description=description)
+  types = field_types()
+  for field in dataclasses.fields(Config):
+    kind = types[field.name]
+    kind = _parse_bool if kind is bool else kind
+    parser.add_argument(f"--{field.name}", type=kind, default=getattr(defaults, field.name),
+                        help=f"default: {getattr(defaults, field.name)!r}")
+  args = parser.parse_args(argv)
+  return validate(Config(**vars(args)))
+
+
+def select_accelerator(name: str) -> None:
+  """Points JAX at the requested platform; must run before JAX starts a backend."""
+  if name not in ACCELERATORS:
+    raise UsageError(f"--accelerator={name} is not one of {', '.join(ACCELERATORS)}.")
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if name == "cpu":
+    jax.config.update("jax_platforms", "cpu")
+    return
+  if name == "auto":
+    return
+  try:
+    found = jax.devices(name)
+  except RuntimeError:
+    found = []
+  if not found:
+    raise UsageError(f"--accelerator={name} was asked for but JAX sees no {name.upper()}; {INSTALL_HINT[name]}.")
+
+
+def quiet_libraries() -> None:
+  """TensorFlow and absl chatter would bury the progress bar."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  # TensorFlow only prepares data here; its oneDNN banner is noise (it computes nothing).
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+  import absl.logging  # pylint: disable=g-import-not-at-top
+
+  absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
+  """Calls `main(argv)`; a UsageError becomes one line on stderr and status 2."""
+  try:
+    main(argv)
+  except UsageError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "") -> int:
+  """Parses flags over `defaults`, picks the accelerator and trains. Returns the exit status."""
+
+  def main(args):
+    config = parse_flags(defaults, args, description)
+    quiet_libraries()
+    select_accelerator(config.accelerator)
+    from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
+
+    train_and_evaluate(config)
+
+  return run(main, argv)

@@ -1,0 +1,99 @@
+"""One flat, frozen config per run: defaults live in the experiment file, flags override.
+
+It is saved as JSON beside every checkpoint, so `experiments.sample` can rebuild the model
+and a resumed run can check that the checkpoint belongs to the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+
+from ganjax.errors import UsageError
+
+ACCELERATORS = ("auto", "cpu", "gpu", "tpu")
+INITS = ("glorot", "dcgan", "he", "lecun")
+LOSSES = ("non_saturating",)
+MODELS = ("dcgan",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that defines a run. Flags of the same names override the defaults."""
+
+  # Model
+  model: str = "dcgan"
+  latent_dim: int = 100
+  width: int = 64
+  leak: float = 0.3
+  dropout: float = 0.3
+  init: str = "glorot"
+  # Loss and optimisation
+  loss: str = "non_saturating"
+  lr: float = 2e-4
+  b1: float = 0.5
+  b2: float = 0.999
+  # Data
+  dataset: str = "mnist"
+  data_dir: str = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
+  batch_size: int = 256  # global, over all devices
+  # Run
+  steps: int = 2000
+  seed: int = 0
+  accelerator: str = "auto"
+  workdir: str = "runs/dcgan"
+  log_every: int = 50
+  sample_every: int = 500
+  checkpoint_every: int = 500
+  keep_checkpoints: int = 3
+
+  def replace(self, **changes) -> Config:
+    return dataclasses.replace(self, **changes)
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, values: dict) -> Config:
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in known})
+
+
+# Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
+# loadable for sampling, by a config that agrees on all of them.
+ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset")
+
+
+def architecture_differences(saved: dict, config: Config) -> list[str]:
+  current = dataclasses.asdict(config)
+  return [f"{k}={saved.get(k)!r} in the checkpoint, {current[k]!r} now"
+          for k in ARCHITECTURE_FIELDS if saved.get(k) != current[k]]
+
+
+def validate(config: Config) -> Config:
+  """Raises UsageError naming the first bad value; returns the config unchanged."""
+  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS}
+  for name, allowed in choices.items():
+    if getattr(config, name) not in allowed:
+      raise UsageError(f"--{name}={getattr(config, name)} is not one of {', '.join(allowed)}.")
+  positive = ("latent_dim", "width", "batch_size", "steps", "log_every", "sample_every",
+              "checkpoint_every", "keep_checkpoints")
+  for name in positive:
+    if getattr(config, name) <= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be a positive integer.")
+  if not config.lr > 0:
+    raise UsageError(f"--lr={config.lr} must be positive.")
+  for name in ("b1", "b2", "dropout"):
+    if not 0.0 <= getattr(config, name) < 1.0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be in [0, 1).")
+  if config.leak < 0:
+    raise UsageError(f"--leak={config.leak} must be non-negative.")
+  if not config.workdir:
+    raise UsageError("--workdir must name a directory.")
+  return config
+
+
+def field_types() -> dict[str, type]:
+  hints = typing.get_type_hints(Config)
+  return {f.name: hints[f.name] for f in dataclasses.fields(Config)}

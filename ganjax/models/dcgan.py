@@ -1,0 +1,65 @@
+"""The DCGAN of the TensorFlow tutorial (Radford et al. 2015 layout) for 28x28 images.
+
+Generator: Dense -> 7x7x(4w), BN, LeakyReLU, ConvT 2w 5x5/1, BN, LeakyReLU,
+ConvT w 5x5/2, BN, LeakyReLU, ConvT C 5x5/2, tanh  (w = width, 64 by default).
+Discriminator: Conv w 5x5/2, LeakyReLU, Dropout, Conv 2w 5x5/2, LeakyReLU, Dropout,
+Dense 1 (logits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ganjax.models.layers import Dropout, SubPixelConvTranspose
+
+INITIALIZERS: dict[str, Callable] = {
+    "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
+    "dcgan": nn.initializers.normal(0.02),  # Radford et al. 2015
+    "he": nn.initializers.he_normal(),
+    "lecun": nn.initializers.lecun_normal(),
+}
+
+
+class Generator(nn.Module):
+  """z [N, latent] -> images [N, 28, 28, channels] in [-1, 1]."""
+
+  width: int = 64
+  channels: int = 1
+  leak: float = 0.3
+  init_scheme: str = "glorot"
+  # Averages batch statistics over this pmap axis, so BatchNorm sees the global batch.
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    kinit = INITIALIZERS[self.init_scheme]
+    norm = lambda: nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)  # noqa: E731
+    x = nn.Dense(7 * 7 * 4 * self.width, use_bias=False, kernel_init=kinit)(z)
+    x = nn.leaky_relu(norm()(x), self.leak).reshape(z.shape[0], 7, 7, 4 * self.width)
+    for features, stride in ((2 * self.width, 1), (self.width, 2)):
+      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=False, kernel_init=kinit)(x)
+      x = nn.leaky_relu(norm()(x), self.leak)
+    x = SubPixelConvTranspose(self.channels, (5, 5), (2, 2), use_bias=False, kernel_init=kinit)(x)
+    return jnp.tanh(x)
+
+
+class Discriminator(nn.Module):
+  """images [N, 28, 28, C] in [-1, 1] -> logits [N]."""
+
+  width: int = 64
+  leak: float = 0.3
+  dropout: float = 0.3
+  init_scheme: str = "glorot"
+  axis_name: str | None = None  # for dropout masks indexed by global example
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    kinit = INITIALIZERS[self.init_scheme]
+    for features in (self.width, 2 * self.width):
+      x = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=kinit)(x)
+      x = Dropout(self.dropout, self.axis_name)(nn.leaky_relu(x, self.leak), deterministic=not train)
+    return nn.Dense(1, kernel_init=kinit)(x.reshape(x.shape[0], -1))[:, 0]

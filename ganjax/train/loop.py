@@ -1,0 +1,213 @@
+"""The training loop shared by the noise-to-image experiments: `train_and_evaluate(config)`.
+
+Host-side only: it feeds batches, calls the pmapped pure step, and every so often fetches
+metrics, writes sample grids and saves checkpoints. Nothing here changes what a step
+computes, so an interrupted-and-resumed run is the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from ganjax import checkpoint, images, rng
+from ganjax.config import Config
+from ganjax.data.pipeline import Batches, BatchSpec, load_source
+from ganjax.errors import UsageError
+from ganjax.models import build_gan
+from ganjax.train.state import GANState, create_state
+from ganjax.train.step import make_train_step
+
+GRID_SIZE = 64  # 8x8 sample grid, same noise every time
+
+
+class TrainingDiverged(UsageError):
+  """A loss or gradient norm went NaN or infinite."""
+
+
+def ensure_writable(workdir: str) -> None:
+  probe = os.path.join(workdir, ".ganjax_write_test")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise UsageError(f"Cannot write to --workdir={workdir} ({e.strerror}); choose a writable directory.") from e
+
+
+def make_sampler(config: Config, channels: int):
+  """jitted (g_params, g_batch_stats, z [N, latent]) -> images [N, H, W, C] in [-1, 1]."""
+  generator, _ = build_gan(config, channels, axis_name=None)
+
+  @jax.jit
+  def sample(g_params, g_batch_stats, z):
+    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False)
+
+  return sample
+
+
+def grid_noise(config: Config) -> jax.Array:
+  key = rng.stream(jax.random.key(config.seed), "sample_grid")
+  return jax.random.normal(key, (GRID_SIZE, config.latent_dim))
+
+
+def replicate(tree, devices):
+  """A copy of `tree` on each device, stacked on a leading axis, laid out as pmap wants it."""
+  mesh = jax.sharding.Mesh(np.array(devices), ("data",))
+  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+  stacked = jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), (len(devices), *np.shape(x))), tree)
+  return jax.device_put(stacked, sharding)
+
+
+def unreplicate(tree):
+  return jax.tree.map(lambda x: x[0], tree)
+
+
+@contextlib.contextmanager
+def stop_requests():
+  """Turns SIGINT/SIGTERM into a flag the loop checks between steps."""
+  received: list[int] = []
+  handler = lambda signum, frame: received.append(signum)  # noqa: E731
+  previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield received
+  finally:
+    for s, h in previous.items():
+      signal.signal(s, h)
+
+
+class MetricsLog:
+  """Collects per-step metrics on the device; fetches, checks and writes them in bulk."""
+
+  def __init__(self, workdir: str, images_per_step: int):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    self.images_per_step = images_per_step
+    self.pending: list[tuple[int, dict]] = []
+    self.window_start = time.perf_counter()
+
+  def add(self, step: int, metrics: dict) -> None:
+    self.pending.append((step, metrics))
+
+  def flush(self) -> dict[str, float]:
+    """Writes pending steps; raises TrainingDiverged at the first non-finite value."""
+    if not self.pending:
+      return {}
+    fetched = jax.device_get([m for _, m in self.pending])  # waits for the device
+    elapsed = time.perf_counter() - self.window_start
+    steps = [s for s, _ in self.pending]
+    self.pending = []
+    rows = [{k: float(np.asarray(v).reshape(-1)[0]) for k, v in m.items()} for m in fetched]
+    for step, row in zip(steps, rows):
+      bad = [k for k, v in row.items() if not np.isfinite(v)]
+      if bad:
+        raise TrainingDiverged(f"Training diverged: {', '.join(bad)} became non-finite at step {step}; "
+                               "the last good checkpoint is kept, lower --lr and run again.")
+    steps_per_s = len(rows) / max(elapsed, 1e-9)
+    summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
+    summary.update(steps_per_s=steps_per_s, images_per_s=steps_per_s * self.images_per_step)
+    with open(self.path, "a") as f:
+      for step, row in zip(steps, rows):
+        f.write(json.dumps({"step": step, **row}) + "\n")
+    for k, v in summary.items():
+      self.tensorboard.add_scalar(k, v, steps[-1])
+    self.window_start = time.perf_counter()
+    return summary
+
+  def close(self) -> None:
+    self.tensorboard.close()
+
+
+def train_and_evaluate(config: Config) -> GANState:
+  """Trains from scratch, or on from the workdir's latest checkpoint, to `config.steps`.
+
+  Returns the final state (un-replicated, on the host's first device).
+  """
+  workdir = config.workdir
+  ensure_writable(workdir)
+  devices = jax.local_devices()
+  spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count())
+
+  # Data and model
+  source = load_source(config.dataset, "train", config.data_dir or None)
+  generator, discriminator = build_gan(config, source.image_shape[-1], axis_name="data")
+  seed_key = jax.random.key(config.seed)
+  state = create_state(config, generator, discriminator, source.image_shape, seed_key)
+
+  # Load checkpoint
+  manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
+  start = checkpoint.latest_step(workdir)
+  if start is not None:
+    state, _, _ = checkpoint.restore(manager, start, state, config)
+    print(f"Resuming from the checkpoint at step {start} in {checkpoint.checkpoint_dir(workdir)}.")
+  step = int(state.step)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json())
+
+  p_train_step = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data"),
+                          axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+  sample = make_sampler(config, source.image_shape[-1])
+  noise = grid_noise(config)
+  samples_dir = os.path.join(workdir, "samples")
+  os.makedirs(samples_dir, exist_ok=True)
+
+  def write_grid(host_state: GANState, at_step: int) -> None:
+    fakes = sample(host_state.g_params, host_state.g_batch_stats, noise)
+    images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
+                    images.grid(images.to_uint8(jax.device_get(fakes)), columns=8))
+
+  def save(host_state: GANState) -> None:
+    checkpoint.save(manager, host_state, {"next_step": int(host_state.step), "seed": config.seed,
+                                                 "image_shape": list(source.image_shape)}, config)
+
+  replicated = replicate(state, devices)
+  batches = Batches(source, spec, config.seed, start_step=step)
+  log = MetricsLog(workdir, config.batch_size)
+  bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
+  last_saved = start
+  try:
+    with stop_requests() as stop:
+      while step < config.steps and not stop:
+        # Update step
+        replicated, metrics = p_train_step(replicated, next(batches), seed_key)
+        step += 1
+        log.add(step, metrics)
+        bar.update(1)
+        due_checkpoint = step % config.checkpoint_every == 0
+        if step % config.log_every == 0 or due_checkpoint or step == config.steps:
+          summary = log.flush()  # before any save: never checkpoint a diverged state
+          bar.set_postfix(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
+                          img_s=f"{summary['images_per_s']:.0f}")
+        if step % config.sample_every == 0:
+          write_grid(unreplicate(replicated), step)
+        if due_checkpoint:
+          save(unreplicate(replicated))
+          last_saved = step
+      # Final checkpoint, at the end or on a stop request
+      log.flush()
+      final = unreplicate(replicated)
+      if last_saved != step:
+        save(final)
+      write_grid(final, step)
+      manager.wait_until_finished()
+      if stop:
+        bar.close()
+        print(f"Stopped by {signal.Signals(stop[0]).name} at step {step}; checkpoint saved in "
+              f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume.")
+      return final
+  finally:
+    bar.close()
+    batches.close()
+    log.close()
+    manager.wait_until_finished()
+    manager.close()

@@ -1,0 +1,152 @@
+"""The command line end to end, and one clear line with status 2 for each bad input."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from experiments import dcgan
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def tiny_flags(config):
+  return [f"--width={config.width}", f"--latent_dim={config.latent_dim}", f"--batch_size={config.batch_size}",
+          f"--data_dir={config.data_dir}", f"--workdir={config.workdir}", "--accelerator=cpu"]
+
+
+def run_module(module, args, **kwargs):
+  env = dict(os.environ)
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=300, **kwargs)
+
+
+def assert_one_line_error(capsys, status, fragment):
+  err = capsys.readouterr().err.strip()
+  assert status == 2
+  assert "Traceback" not in err
+  # stderr may hold the progress bar; the error itself is one line, and the last.
+  error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+  assert len(error_lines) == 1 and err.splitlines()[-1] == error_lines[0], err
+  assert fragment in error_lines[0], err
+  return error_lines[0]
+
+
+def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
+  flags = tiny_flags(tiny_config)
+  result = run_module("experiments.dcgan", flags + ["--steps=4", "--log_every=2", "--sample_every=2",
+                                                    "--checkpoint_every=2"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  workdir = pathlib.Path(tiny_config.workdir)
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
+  assert (workdir / "samples" / "grid_000004.png").exists()
+  rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [1, 2, 3, 4]
+  assert list((workdir / "tensorboard").iterdir())
+
+  out = tmp_path / "samples.npz"
+  result = run_module("experiments.sample", [f"--workdir={workdir}", "--num=30", f"--out={out}", "--batch=16"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  images = np.load(out)["images"]
+  assert images.shape == (30, 28, 28, 1) and images.dtype == np.uint8
+  assert images.std() > 0
+
+  picture = tmp_path / "grid.png"
+  result = run_module("experiments.sample", [f"--workdir={workdir}", "--num=16", f"--out={picture}"])
+  assert result.returncode == 0 and picture.stat().st_size > 0
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
+  flags = tiny_flags(tiny_config) + ["--steps=100000", "--checkpoint_every=100000", "--log_every=1"]
+  process = subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *flags], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  metrics = pathlib.Path(tiny_config.workdir) / "metrics.jsonl"
+  deadline = time.time() + 120
+  while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
+    time.sleep(0.2)
+  process.send_signal(signal.SIGTERM)
+  out, err = process.communicate(timeout=120)
+  assert process.returncode == 0, err[-2000:]
+  assert "Stopped by SIGTERM" in out and "Run the same command to resume" in out
+  saved = os.listdir(pathlib.Path(tiny_config.workdir) / "checkpoints")
+  assert len(saved) == 1 and int(saved[0]) >= 3
+
+
+def test_unknown_dataset(tiny_config, capsys):
+  status = dcgan.main(tiny_flags(tiny_config) + ["--dataset=not_a_dataset"])
+  assert_one_line_error(capsys, status, "--dataset=not_a_dataset is not a TFDS dataset name")
+
+
+def test_batch_that_does_not_split_over_devices(tiny_config, capsys):
+  status = dcgan.main(tiny_flags(tiny_config) + ["--batch_size=6"])  # 4 fake devices in tests
+  assert_one_line_error(capsys, status, "does not split evenly over 4 devices")
+
+
+def test_unwritable_workdir(tiny_config, tmp_path, capsys):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a directory")
+  status = dcgan.main(tiny_flags(tiny_config) + [f"--workdir={blocker}/run"])
+  assert_one_line_error(capsys, status, "Cannot write to --workdir")
+
+
+@pytest.mark.parametrize("flag,fragment", [
+    ("--steps=0", "--steps=0 must be a positive integer"),
+    ("--lr=-1", "--lr=-1.0 must be positive"),
+    ("--accelerator=abacus", "--accelerator=abacus is not one of"),
+    ("--steps=ten", "invalid int value"),
+    ("--no_such_flag=1", "unrecognized arguments"),
+])
+def test_bad_flag_values(tiny_config, capsys, flag, fragment):
+  assert_one_line_error(capsys, dcgan.main(tiny_flags(tiny_config) + [flag]), fragment)
+
+
+def test_missing_accelerator_says_how_to_install(tiny_config, capsys):
+  flags = [f for f in tiny_flags(tiny_config) if not f.startswith("--accelerator")]
+  status = dcgan.main(flags + ["--accelerator=gpu"])
+  assert_one_line_error(capsys, status, "JAX sees no GPU; install the CUDA build of JAX")
+
+
+def test_checkpoint_from_a_different_model_is_named_and_kept(tiny_config, capsys):
+  assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
+  checkpoints = pathlib.Path(tiny_config.workdir) / "checkpoints"
+  before = sorted(p.name for p in checkpoints.rglob("*"))
+  capsys.readouterr()
+  status = dcgan.main(tiny_flags(tiny_config) + ["--steps=4", "--width=16"])
+  assert_one_line_error(capsys, status, "is from a different model (width=8 in the checkpoint, 16 now)")
+  assert sorted(p.name for p in checkpoints.rglob("*")) == before
+
+
+def test_corrupt_checkpoint_is_named_and_left_untouched(tiny_config, capsys):
+  assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
+  state_dir = pathlib.Path(tiny_config.workdir) / "checkpoints" / "2" / "state"
+  for path in state_dir.rglob("*"):
+    if path.is_file() and path.stat().st_size > 0 and "commit_success" not in path.name:
+      path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+  before = {p: p.read_bytes() for p in state_dir.rglob("*") if p.is_file()}
+  capsys.readouterr()
+  status = dcgan.main(tiny_flags(tiny_config) + ["--steps=4"])
+  err = assert_one_line_error(capsys, status, "The checkpoint at step 2 in")
+  assert "is corrupt" in err and "left untouched" in err
+  assert {p: p.read_bytes() for p in state_dir.rglob("*") if p.is_file()} == before
+
+
+def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(tiny_config, capsys):
+  assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
+  capsys.readouterr()
+  status = dcgan.main(tiny_flags(tiny_config) + ["--steps=40", "--lr=1e30", "--log_every=1"])
+  assert_one_line_error(capsys, status, "became non-finite at step")
+  assert os.listdir(pathlib.Path(tiny_config.workdir) / "checkpoints") == ["2"]
+
+
+def test_sample_without_a_checkpoint(tmp_path, capsys):
+  from experiments import sample
+  from ganjax import cli
+
+  status = cli.run(sample.main, [f"--workdir={tmp_path}", "--out=x.npz"])
+  assert_one_line_error(capsys, status, "No checkpoint in")

@@ -1,0 +1,90 @@
+"""The input pipeline: shapes, range, order per (seed, epoch), other datasets by name."""
+
+import chex
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from ganjax.data.pipeline import Batches, BatchSpec, batch_indices, load_source
+from ganjax.errors import UsageError
+
+
+def test_batches_are_device_shaped_float32_in_model_range(mnist_dir):
+  source = load_source("mnist", data_dir=mnist_dir)
+  assert len(source) == 60_000 and source.image_shape == (28, 28, 1)
+  batches = Batches(source, BatchSpec(global_batch=16, local_devices=4), seed=0)
+  try:
+    batch = next(batches)
+  finally:
+    batches.close()
+  chex.assert_shape(batch["image"], (4, 4, 28, 28, 1))
+  assert batch["image"].dtype == np.float32
+  assert batch["image"].min() >= -1.0 and batch["image"].max() <= 1.0
+  assert batch["image"].min() == -1.0 and batch["image"].max() == 1.0  # MNIST uses the whole range
+  chex.assert_shape(batch["label"], (4, 4))
+  assert set(np.unique(batch["label"])) <= set(range(10))
+
+
+def test_order_repeats_for_a_seed_and_changes_between_epochs():
+  spec = BatchSpec(global_batch=10, local_devices=1)
+  n = 100  # 10 steps per epoch
+  epoch0 = np.concatenate([batch_indices(n, spec, seed=3, step=s) for s in range(10)])
+  epoch1 = np.concatenate([batch_indices(n, spec, seed=3, step=s) for s in range(10, 20)])
+  np.testing.assert_array_equal(np.sort(epoch0), np.arange(n))  # each example once per epoch
+  np.testing.assert_array_equal(np.sort(epoch1), np.arange(n))
+  assert not np.array_equal(epoch0, epoch1)
+  again = np.concatenate([batch_indices(n, spec, seed=3, step=s) for s in range(10)])
+  np.testing.assert_array_equal(epoch0, again)
+  other_seed = np.concatenate([batch_indices(n, spec, seed=4, step=s) for s in range(10)])
+  assert not np.array_equal(epoch0, other_seed)
+
+
+def test_processes_read_disjoint_shards_of_the_global_batch():
+  specs = [BatchSpec(global_batch=8, local_devices=2, process_index=i, process_count=2) for i in range(2)]
+  whole = batch_indices(100, BatchSpec(global_batch=8, local_devices=4), seed=0, step=5)
+  parts = [batch_indices(100, spec, seed=0, step=5) for spec in specs]
+  np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_resumed_iterator_continues_the_same_sequence(mnist_dir):
+  source = load_source("mnist", data_dir=mnist_dir)
+  spec = BatchSpec(global_batch=8, local_devices=2)
+  full = Batches(source, spec, seed=1)
+  resumed = Batches(source, spec, seed=1, start_step=3)
+  try:
+    expected = [next(full) for _ in range(5)][3:]
+    got = [next(resumed) for _ in range(2)]
+  finally:
+    full.close()
+    resumed.close()
+  for a, b in zip(expected, got):
+    np.testing.assert_array_equal(a["image"], b["image"])
+
+
+def test_batch_that_does_not_split_over_devices_is_refused():
+  with pytest.raises(UsageError, match="does not split evenly over 4 devices"):
+    BatchSpec(global_batch=10, local_devices=4)
+
+
+def test_unknown_dataset_is_refused(tmp_path):
+  with pytest.raises(UsageError, match="not a TFDS dataset name"):
+    load_source("no_such_dataset", data_dir=str(tmp_path))
+
+
+def test_other_tfds_image_datasets_load_by_name(tmp_path):
+  with tfds.testing.mock_data(num_examples=40):
+    source = load_source("fashion_mnist", data_dir=str(tmp_path))
+    assert source.image_shape == (28, 28, 1)
+    batches = Batches(source, BatchSpec(global_batch=8, local_devices=4), seed=0)
+    try:
+      batch = next(batches)
+    finally:
+      batches.close()
+  chex.assert_shape(batch["image"], (4, 2, 28, 28, 1))
+  assert batch["image"].min() >= -1.0 and batch["image"].max() <= 1.0
+
+
+def test_color_datasets_keep_three_channels(tmp_path):
+  with tfds.testing.mock_data(num_examples=20):
+    source = load_source("cifar10", data_dir=str(tmp_path))
+  assert source.image_shape == (32, 32, 3)
