@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -17,8 +16,9 @@ from ganjax.errors import UsageError
 
 
 def parse(argv):
-  parser = cli._Parser(description=__doc__)  # pylint: disable=protected-access
+  parser = cli.Parser(description=__doc__)
   parser.add_argument("--workdir", required=True, help="a training run's --workdir")
+  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
   parser.add_argument("--num", type=int, default=1000, help="how many images")
   parser.add_argument("--out", default="samples.npz", help="output file: .npz or .png")
   parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
@@ -36,36 +36,19 @@ def main(argv=None) -> None:
   args = parse(argv)
   cli.quiet_libraries()
   cli.select_accelerator(args.accelerator)
-  import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  from ganjax import checkpoint, images, rng  # pylint: disable=g-import-not-at-top
-  from ganjax.config import Config  # pylint: disable=g-import-not-at-top
-  from ganjax.train.loop import make_sampler  # pylint: disable=g-import-not-at-top
+  from ganjax import images  # pylint: disable=g-import-not-at-top
+  from ganjax.sampling import load_generator  # pylint: disable=g-import-not-at-top
 
-  step = checkpoint.latest_step(args.workdir)
-  if step is None:
-    raise UsageError(f"No checkpoint in {args.workdir}; train first (python -m experiments.dcgan --workdir=...).")
-  manager = checkpoint.open_manager(args.workdir, keep=1_000_000)  # never prunes: read only
-  try:
-    g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
-  finally:
-    manager.close()
-  config = Config.from_dict(saved)
-  sample = make_sampler(config, channels=int(data_position["image_shape"][-1]))
-  key = rng.stream(jax.random.key(args.seed), "sample_cli")
-  chunks = []
-  for start in range(0, args.num, args.batch):
-    n = min(args.batch, args.num - start)
-    z = jax.random.normal(jax.random.fold_in(key, start), (n, config.latent_dim))
-    chunks.append(images.to_uint8(jax.device_get(sample(g_params, g_batch_stats, z))))
-  out = np.concatenate(chunks)
+  generator = load_generator(args.workdir, args.step)
+  out = images.to_uint8(generator.generate(args.num, args.seed, args.batch))
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   if args.out.endswith(".png"):
     images.save_png(args.out, images.grid(out))
   else:
     np.savez_compressed(args.out, images=out)
-  print(f"Wrote {len(out)} images of shape {out.shape[1:]} from step {step} to {args.out}.")
+  print(f"Wrote {len(out)} images of shape {out.shape[1:]} from step {generator.step} to {args.out}.")
 
 
 if __name__ == "__main__":

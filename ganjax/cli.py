@@ -21,7 +21,9 @@ INSTALL_HINT = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+  """argparse, but a bad flag is a UsageError (one line, status 2) like every other mistake."""
+
   def error(self, message):  # argparse would print the usage block too
     raise UsageError(f"{message} (see --help).")
 
@@ -36,7 +38,7 @@ def _parse_bool(text: str) -> bool:
 
 def parse_flags(defaults: Config, argv: Sequence[str] | None, description: str = "") -> Config:
   """`--name=value` for every Config field, defaulting to the experiment's values."""
-  parser = _Parser(description=description)
+  parser = Parser(description=description)
   types = field_types()
   for field in dataclasses.fields(Config):
     kind = types[field.name]
@@ -83,6 +85,9 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+  except KeyboardInterrupt:  # only before training starts: the loop handles SIGINT itself
+    print("Interrupted before training started; nothing was saved.", file=sys.stderr)
+    return 130
   return 0
 
 

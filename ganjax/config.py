@@ -26,9 +26,9 @@ class Config:
   model: str = "dcgan"
   latent_dim: int = 100
   width: int = 64
-  leak: float = 0.3
+  leak: float = 0.2
   dropout: float = 0.3
-  init: str = "glorot"
+  init: str = "dcgan"
   # Loss and optimisation
   loss: str = "non_saturating"
   lr: float = 2e-4
@@ -37,9 +37,9 @@ class Config:
   # Data
   dataset: str = "mnist"
   data_dir: str = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
-  batch_size: int = 256  # global, over all devices
+  batch_size: int = 64  # global, over all devices
   # Run
-  steps: int = 2000
+  steps: int = 4000
   seed: int = 0
   accelerator: str = "auto"
   workdir: str = "runs/dcgan"

@@ -46,6 +46,7 @@ def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
   workdir = pathlib.Path(tiny_config.workdir)
   assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
   assert (workdir / "samples" / "grid_000004.png").exists()
+  assert (workdir / "curves.png").stat().st_size > 0
   rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [1, 2, 3, 4]
   assert list((workdir / "tensorboard").iterdir())
@@ -81,6 +82,25 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
 def test_unknown_dataset(tiny_config, capsys):
   status = dcgan.main(tiny_flags(tiny_config) + ["--dataset=not_a_dataset"])
   assert_one_line_error(capsys, status, "--dataset=not_a_dataset is not a TFDS dataset name")
+
+
+def test_dataset_of_another_image_size(tiny_config, capsys):
+  import tensorflow_datasets as tfds
+
+  with tfds.testing.mock_data(num_examples=20):
+    status = dcgan.main(tiny_flags(tiny_config) + ["--dataset=cifar10"])
+  assert_one_line_error(capsys, status, "generates 28x28 images but --dataset=cifar10 has 32x32")
+
+
+def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path):
+  import tensorflow_datasets as tfds
+
+  from ganjax.train.loop import train_and_evaluate
+
+  with tfds.testing.mock_data(num_examples=64):
+    state = train_and_evaluate(tiny_config.replace(dataset="fashion_mnist", steps=2,
+                                                   data_dir=str(tmp_path / "mock")))
+  assert int(state.step) == 2
 
 
 def test_batch_that_does_not_split_over_devices(tiny_config, capsys):

@@ -8,6 +8,21 @@ from ganjax.config import Config
 from ganjax.models import dcgan
 
 
+# Image sizes [H, W] each model family generates.
+OUTPUT_SIZES = {"dcgan": (28, 28)}
+
+
+def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
+  """Raises UsageError when the dataset's images are not the size the model generates."""
+  from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
+
+  size = OUTPUT_SIZES[config.model]
+  if tuple(image_shape[:2]) != size:
+    raise UsageError(f"--model={config.model} generates {size[0]}x{size[1]} images but --dataset={config.dataset} "
+                     f"has {image_shape[0]}x{image_shape[1]}; pick a {size[0]}x{size[1]} dataset such as "
+                     "mnist or fashion_mnist.")
+
+
 def build_gan(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   """(generator, discriminator) for `config.model`, producing `channels`-channel images."""
   if config.model == "dcgan":

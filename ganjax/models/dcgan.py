@@ -29,8 +29,8 @@ class Generator(nn.Module):
 
   width: int = 64
   channels: int = 1
-  leak: float = 0.3
-  init_scheme: str = "glorot"
+  leak: float = 0.2
+  init_scheme: str = "dcgan"
   # Averages batch statistics over this pmap axis, so BatchNorm sees the global batch.
   axis_name: str | None = None
 
@@ -51,9 +51,9 @@ class Discriminator(nn.Module):
   """images [N, 28, 28, C] in [-1, 1] -> logits [N]."""
 
   width: int = 64
-  leak: float = 0.3
+  leak: float = 0.2
   dropout: float = 0.3
-  init_scheme: str = "glorot"
+  init_scheme: str = "dcgan"
   axis_name: str | None = None  # for dropout masks indexed by global example
 
   @nn.compact

@@ -17,11 +17,12 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import checkpoint, images, rng
+from ganjax import checkpoint, images, plots, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
-from ganjax.models import build_gan
+from ganjax.models import build_gan, check_image_shape
+from ganjax.sampling import make_sampler
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
 
@@ -41,17 +42,6 @@ def ensure_writable(workdir: str) -> None:
     os.remove(probe)
   except OSError as e:
     raise UsageError(f"Cannot write to --workdir={workdir} ({e.strerror}); choose a writable directory.") from e
-
-
-def make_sampler(config: Config, channels: int):
-  """jitted (g_params, g_batch_stats, z [N, latent]) -> images [N, H, W, C] in [-1, 1]."""
-  generator, _ = build_gan(config, channels, axis_name=None)
-
-  @jax.jit
-  def sample(g_params, g_batch_stats, z):
-    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False)
-
-  return sample
 
 
 def grid_noise(config: Config) -> jax.Array:
@@ -87,14 +77,26 @@ def stop_requests():
 class MetricsLog:
   """Collects per-step metrics on the device; fetches, checks and writes them in bulk."""
 
-  def __init__(self, workdir: str, images_per_step: int):
+  def __init__(self, workdir: str, images_per_step: int, start_step: int):
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
 
     self.path = os.path.join(workdir, "metrics.jsonl")
+    self._drop_rows_after(start_step)
     self.tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
     self.images_per_step = images_per_step
     self.pending: list[tuple[int, dict]] = []
     self.window_start = time.perf_counter()
+
+  def _drop_rows_after(self, step: int) -> None:
+    """A resumed run recomputes the steps after its checkpoint: keep one row per step."""
+    if not os.path.exists(self.path):
+      return
+    with open(self.path) as f:
+      kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    tmp = self.path + ".tmp"
+    with open(tmp, "w") as f:
+      f.writelines(kept)
+    os.replace(tmp, self.path)
 
   def add(self, step: int, metrics: dict) -> None:
     self.pending.append((step, metrics))
@@ -140,6 +142,7 @@ def train_and_evaluate(config: Config) -> GANState:
 
   # Data and model
   source = load_source(config.dataset, "train", config.data_dir or None)
+  check_image_shape(config, source.image_shape)
   generator, discriminator = build_gan(config, source.image_shape[-1], axis_name="data")
   seed_key = jax.random.key(config.seed)
   state = create_state(config, generator, discriminator, source.image_shape, seed_key)
@@ -172,7 +175,7 @@ def train_and_evaluate(config: Config) -> GANState:
 
   replicated = replicate(state, devices)
   batches = Batches(source, spec, config.seed, start_step=step)
-  log = MetricsLog(workdir, config.batch_size)
+  log = MetricsLog(workdir, config.batch_size, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
   try:
@@ -199,6 +202,7 @@ def train_and_evaluate(config: Config) -> GANState:
       if last_saved != step:
         save(final)
       write_grid(final, step)
+      plots.plot_curves(log.path, os.path.join(workdir, "curves.png"))
       manager.wait_until_finished()
       if stop:
         bar.close()

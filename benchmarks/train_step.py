@@ -1,0 +1,114 @@
+"""DCGAN train-step throughput: ganjax next to the TF/Keras and PyTorch peers, one run.
+
+    python benchmarks/train_step.py                      # batch 256, all peers found
+    bash benchmarks/setup_torch_venv.sh                  # once, for the PyTorch peer
+
+Each contender runs in its own process (so peak memory is its own): images/s over timed
+steps after warm-up (one D and one G update per step, random 28x28x1 batches), plus, for
+ganjax, the compile time of the first step. Prints a table with ratios to ganjax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+PEERS = HERE.parent.parent / "shared" / "peers"
+TORCH_PYTHON = HERE / ".torch-venv" / "bin" / "python"
+
+# Runs a peer script as __main__ and reports its peak resident memory.
+PEER_LAUNCHER = (
+    "import resource, runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(script, run_name='__main__'); "
+    "print(f'peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}')")
+
+
+def measure_ganjax(batch: int, steps: int) -> None:
+  """Times the step the training loop runs: pmapped over the local devices, state donated."""
+  import resource
+  import time
+
+  import jax
+  import numpy as np
+
+  from ganjax.config import Config
+  from ganjax.models import build_gan
+  from ganjax.train.loop import replicate
+  from ganjax.train.state import create_state
+  from ganjax.train.step import make_train_step
+
+  config = Config(batch_size=batch)
+  devices = jax.local_devices()
+  generator, discriminator = build_gan(config, channels=1, axis_name="data")
+  key = jax.random.key(0)
+  state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), devices)
+  p_step = jax.pmap(make_train_step(config, generator, discriminator), axis_name="data",
+                    in_axes=(0, 0, None), donate_argnums=(0,))
+  images = np.random.default_rng(0).uniform(-1, 1, (len(devices), batch // len(devices), 28, 28, 1))
+  batch_arrays = {"image": jax.device_put(images.astype(np.float32))}
+  start = time.perf_counter()
+  state, metrics = p_step(state, batch_arrays, key)
+  jax.block_until_ready(metrics)
+  compile_s = time.perf_counter() - start
+  for _ in range(2):
+    state, metrics = p_step(state, batch_arrays, key)
+  jax.block_until_ready(metrics)
+  start = time.perf_counter()
+  for _ in range(steps):
+    state, metrics = p_step(state, batch_arrays, key)
+  jax.block_until_ready(metrics)
+  elapsed = time.perf_counter() - start
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(f"peer=ganjax batch={batch} images_per_s={batch * steps / elapsed:.1f} "
+        f"compile_s={compile_s:.1f} peak_rss_mb={peak:.0f}")
+
+
+def parse(output: str) -> dict[str, str]:
+  return dict(re.findall(r"(\w+)=([\w.\-]+)", output))
+
+
+def run(command: list[str]) -> dict[str, str]:
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run(command, capture_output=True, text=True, env=env)
+  if result.returncode != 0:
+    return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+  return parse(result.stdout)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--batch", type=int, default=256)
+  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--only", choices=("ganjax",), help=argparse.SUPPRESS)
+  parser.add_argument("--torch_python", default=str(TORCH_PYTHON), help="python of a venv with torch==2.13.0")
+  args = parser.parse_args()
+  if args.only == "ganjax":
+    measure_ganjax(args.batch, args.steps)
+    return
+
+  rows = {"ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}"])}
+  rows["tf-keras"] = run([sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch), str(args.steps)])
+  if pathlib.Path(args.torch_python).exists():
+    rows["pytorch"] = run([args.torch_python, "-c", PEER_LAUNCHER, str(PEERS / "torch_dcgan.py"),
+                           str(args.batch), str(args.steps)])
+  else:
+    rows["pytorch"] = {"error": f"no {args.torch_python}; run benchmarks/setup_torch_venv.sh"}
+
+  ours = float(rows["ganjax"].get("images_per_s", "nan"))
+  print(f"DCGAN train step, batch {args.batch}, {args.steps} timed steps, {os.cpu_count()} CPU cores")
+  print(f"{'implementation':<15}{'images/s':>10}{'ganjax / it':>13}{'compile s':>11}{'peak MB':>9}")
+  for name, row in rows.items():
+    if "error" in row:
+      print(f"{name:<15}  not measured: {row['error']}")
+      continue
+    speed = float(row["images_per_s"])
+    print(f"{name:<15}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}{row.get('peak_rss_mb', '-'):>9}")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,55 @@
+"""Training curves as a PNG, from a run's metrics.jsonl."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+PANELS = (
+    ("losses", ("d_loss", "g_loss")),
+    ("discriminator outputs (mean probability)", ("d_real", "d_fake")),
+    ("gradient norms", ("d_grad_norm", "g_grad_norm")),
+)
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+  """Trailing moving average, same length as `values`."""
+  if window <= 1 or len(values) < 2:
+    return values
+  cumulative = np.cumsum(np.insert(values, 0, 0.0))
+  counts = np.minimum(np.arange(1, len(values) + 1), window)
+  starts = np.arange(1, len(values) + 1) - counts
+  return (cumulative[1:] - cumulative[starts]) / counts
+
+
+def plot_curves(metrics_path: str, out_path: str) -> None:
+  """Writes one figure with a panel per metric group; raw steps faint, smoothed solid."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  with open(metrics_path) as f:
+    rows = [json.loads(line) for line in f if line.strip()]
+  if not rows:
+    return
+  steps = np.array([r["step"] for r in rows])
+  window = max(1, len(rows) // 50)
+  figure, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.5))
+  for ax, (title, keys) in zip(axes, PANELS):
+    for key in keys:
+      if key not in rows[0]:
+        continue
+      values = np.array([r[key] for r in rows], dtype=np.float64)
+      line, = ax.plot(steps, smooth(values, window), label=key)
+      ax.plot(steps, values, color=line.get_color(), alpha=0.2, linewidth=0.5)
+    ax.set_title(title)
+    ax.set_xlabel("step")
+    ax.legend()
+  figure.tight_layout()
+  tmp = f"{out_path}.tmp.png"
+  figure.savefig(tmp, dpi=100)
+  plt.close(figure)
+  os.replace(tmp, out_path)

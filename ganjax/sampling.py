@@ -1,0 +1,59 @@
+"""Drawing images from a trained generator: from a checkpoint, in batches, reproducibly."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from ganjax import checkpoint, rng
+from ganjax.config import Config
+from ganjax.errors import UsageError
+from ganjax.models import build_gan
+
+
+def make_sampler(config: Config, channels: int) -> Callable:
+  """jitted (g_params, g_batch_stats, z [N, latent]) -> images [N, H, W, C] in [-1, 1]."""
+  generator, _ = build_gan(config, channels, axis_name=None)
+
+  @jax.jit
+  def sample(g_params, g_batch_stats, z):
+    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False)
+
+  return sample
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedGenerator:
+  config: Config
+  step: int
+  g_params: dict
+  g_batch_stats: dict
+  image_shape: tuple[int, int, int]
+
+  def generate(self, num: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
+    """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size."""
+    sample = make_sampler(self.config, self.image_shape[-1])
+    key = rng.stream(jax.random.key(seed), "samples")
+    z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
+    return np.concatenate([np.asarray(sample(self.g_params, self.g_batch_stats, z[i:i + batch_size]))
+                           for i in range(0, num, batch_size)])
+
+
+def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:
+  """The generator of `workdir`'s checkpoint at `step` (default: the latest)."""
+  latest = checkpoint.latest_step(workdir)
+  if latest is None:
+    raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
+  step = latest if step is None else step
+  manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
+  try:
+    if step not in manager.all_steps():
+      raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(manager.all_steps())}.")
+    g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
+  finally:
+    manager.close()
+  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats,
+                          tuple(data_position["image_shape"]))
