@@ -31,14 +31,18 @@ def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
                                item_names=("state", "data", "config"))
 
 
-def save(manager: ocp.CheckpointManager, state: GANState, data_position: dict, config: Config) -> int:
-  """Saves an un-replicated `state` (asynchronously: call `manager.wait_until_finished`)."""
+def save(manager: ocp.CheckpointManager, state: GANState, data_position: dict, config: Config,
+         metrics: dict | None = None) -> int:
+  """Saves an un-replicated `state` (asynchronously: call `manager.wait_until_finished`).
+
+  `metrics` feed a manager that keeps the best checkpoints by a metric.
+  """
   items = jax.device_get(state.checkpoint_items())
   step = int(items["step"])
   manager.save(step, args=ocp.args.Composite(
       state=ocp.args.StandardSave(items),
       data=ocp.args.JsonSave(data_position),
-      config=ocp.args.JsonSave(dataclasses.asdict(config))), force=True)
+      config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
   return step
 
 

@@ -47,6 +47,9 @@ class Config:
   sample_every: int = 500
   checkpoint_every: int = 500
   keep_checkpoints: int = 3
+  # Sample metrics (fid_mnist, ...) every this many steps on this many samples; 0: never.
+  eval_every: int = 1000
+  eval_samples: int = 1000
 
   def replace(self, **changes) -> Config:
     return dataclasses.replace(self, **changes)
@@ -82,6 +85,11 @@ def validate(config: Config) -> Config:
   for name in positive:
     if getattr(config, name) <= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be a positive integer.")
+  if config.eval_every < 0:
+    raise UsageError(f"--eval_every={config.eval_every} must be 0 (off) or a positive integer.")
+  if config.eval_every and config.eval_samples <= 256:
+    raise UsageError(f"--eval_samples={config.eval_samples} is too few: fid_mnist on 256-d features needs "
+                     "more than 256.")
   if not config.lr > 0:
     raise UsageError(f"--lr={config.lr} must be positive.")
   for name in ("b1", "b2", "dropout"):

@@ -24,20 +24,34 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
   return (cumulative[1:] - cumulative[starts]) / counts
 
 
-def plot_curves(metrics_path: str, out_path: str) -> None:
-  """Writes one figure with a panel per metric group; raw steps faint, smoothed solid."""
+def _read_rows(path: str | None) -> list[dict]:
+  if not path or not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None) -> None:
+  """Writes one figure with a panel per metric group; raw steps faint, smoothed solid.
+
+  With `eval_path` (eval.jsonl), a last panel shows fid_mnist over the run.
+  """
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  with open(metrics_path) as f:
-    rows = [json.loads(line) for line in f if line.strip()]
+  rows, evals = _read_rows(metrics_path), _read_rows(eval_path)
   if not rows:
     return
   steps = np.array([r["step"] for r in rows])
   window = max(1, len(rows) // 50)
-  figure, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.5))
+  panels = len(PANELS) + bool(evals)
+  figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.5))
+  if evals:
+    axes[-1].plot([r["step"] for r in evals], [r["fid_mnist"] for r in evals], marker="o")
+    axes[-1].set_title(f"fid_mnist ({evals[-1].get('num_samples', '?')} samples)")
+    axes[-1].set_xlabel("step")
   for ax, (title, keys) in zip(axes, PANELS):
     for key in keys:
       if key not in rows[0]:

@@ -63,6 +63,19 @@ def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
   assert result.returncode == 0 and picture.stat().st_size > 0
 
 
+def test_training_evaluates_and_keeps_the_best_checkpoint(tiny_config):
+  from ganjax.train.loop import train_and_evaluate
+
+  config = tiny_config.replace(steps=4, eval_every=2, eval_samples=300)
+  train_and_evaluate(config)
+  rows = [json.loads(line) for line in (pathlib.Path(config.workdir) / "eval.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [2, 4]
+  assert all(r["fid_mnist"] > 0 and r["num_samples"] == 300 for r in rows)
+  best_step = min(rows, key=lambda r: r["fid_mnist"])["step"]
+  assert os.listdir(pathlib.Path(config.workdir) / "best") == [str(best_step)]
+  assert sorted(os.listdir(pathlib.Path(config.workdir) / "checkpoints")) == ["2", "4"]
+
+
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
   flags = tiny_flags(tiny_config) + ["--steps=100000", "--checkpoint_every=100000", "--log_every=1"]
   process = subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *flags], cwd=ROOT,

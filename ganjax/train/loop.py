@@ -17,12 +17,13 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import checkpoint, images, plots, rng
+from ganjax import checkpoint, images, jsonl, plots, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
 from ganjax.models import build_gan, check_image_shape
 from ganjax.sampling import make_sampler
+from ganjax.train import evaluation
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
 
@@ -81,22 +82,11 @@ class MetricsLog:
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
 
     self.path = os.path.join(workdir, "metrics.jsonl")
-    self._drop_rows_after(start_step)
+    jsonl.drop_rows_after(self.path, start_step)
     self.tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
     self.images_per_step = images_per_step
     self.pending: list[tuple[int, dict]] = []
     self.window_start = time.perf_counter()
-
-  def _drop_rows_after(self, step: int) -> None:
-    """A resumed run recomputes the steps after its checkpoint: keep one row per step."""
-    if not os.path.exists(self.path):
-      return
-    with open(self.path) as f:
-      kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-    tmp = self.path + ".tmp"
-    with open(tmp, "w") as f:
-      f.writelines(kept)
-    os.replace(tmp, self.path)
 
   def add(self, step: int, metrics: dict) -> None:
     self.pending.append((step, metrics))
@@ -125,6 +115,11 @@ class MetricsLog:
       self.tensorboard.add_scalar(k, v, steps[-1])
     self.window_start = time.perf_counter()
     return summary
+
+  def add_scalars(self, step: int, scalars: dict[str, float]) -> None:
+    """Scalars computed on the host (evaluations): straight to TensorBoard."""
+    for k, v in scalars.items():
+      self.tensorboard.add_scalar(k, v, step)
 
   def close(self) -> None:
     self.tensorboard.close()
@@ -169,15 +164,21 @@ def train_and_evaluate(config: Config) -> GANState:
     images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
                     images.grid(images.to_uint8(jax.device_get(fakes)), columns=8))
 
+  data_position = {"seed": config.seed, "image_shape": list(source.image_shape)}
+
   def save(host_state: GANState) -> None:
-    checkpoint.save(manager, host_state, {"next_step": int(host_state.step), "seed": config.seed,
-                                                 "image_shape": list(source.image_shape)}, config)
+    checkpoint.save(manager, host_state, {**data_position, "next_step": int(host_state.step)}, config)
+
+  evaluate = None
+  if config.eval_every and evaluation.applies_to(source.image_shape):
+    evaluate = evaluation.PeriodicEvaluator(config, source.image_shape, data_position, start_step=step)
 
   replicated = replicate(state, devices)
   batches = Batches(source, spec, config.seed, start_step=step)
   log = MetricsLog(workdir, config.batch_size, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
+  postfix: dict[str, str] = {}
   try:
     with stop_requests() as stop:
       while step < config.steps and not stop:
@@ -187,12 +188,19 @@ def train_and_evaluate(config: Config) -> GANState:
         log.add(step, metrics)
         bar.update(1)
         due_checkpoint = step % config.checkpoint_every == 0
-        if step % config.log_every == 0 or due_checkpoint or step == config.steps:
-          summary = log.flush()  # before any save: never checkpoint a diverged state
-          bar.set_postfix(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
-                          img_s=f"{summary['images_per_s']:.0f}")
+        due_eval = evaluate is not None and step % config.eval_every == 0
+        if step % config.log_every == 0 or due_checkpoint or due_eval or step == config.steps:
+          summary = log.flush()  # before any save or evaluation: never act on a diverged state
+          postfix.update(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
+                         img_s=f"{summary['images_per_s']:.0f}")
+          bar.set_postfix(postfix)
         if step % config.sample_every == 0:
           write_grid(unreplicate(replicated), step)
+        if due_eval:
+          scores = evaluate(unreplicate(replicated), step)
+          log.add_scalars(step, scores)
+          postfix[evaluation.BEST_METRIC] = f"{scores[evaluation.BEST_METRIC]:.2f}"
+          bar.set_postfix(postfix)
         if due_checkpoint:
           save(unreplicate(replicated))
           last_saved = step
@@ -202,7 +210,7 @@ def train_and_evaluate(config: Config) -> GANState:
       if last_saved != step:
         save(final)
       write_grid(final, step)
-      plots.plot_curves(log.path, os.path.join(workdir, "curves.png"))
+      plots.plot_curves(log.path, os.path.join(workdir, "curves.png"), evaluate.path if evaluate else None)
       manager.wait_until_finished()
       if stop:
         bar.close()
@@ -213,5 +221,7 @@ def train_and_evaluate(config: Config) -> GANState:
     bar.close()
     batches.close()
     log.close()
+    if evaluate:
+      evaluate.close()
     manager.wait_until_finished()
     manager.close()

@@ -1,0 +1,74 @@
+"""Sample metrics during training, and the best checkpoint by `fid_mnist` beside the latest.
+
+Every `--eval_every` steps the loop hands the current (host) state here: the generator draws
+`--eval_samples` images from fixed noise, the shipped MNIST classifier scores them against
+the real test split, and a second Orbax manager in `<workdir>/best/` keeps the one
+checkpoint with the lowest `fid_mnist` so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from ganjax import checkpoint, jsonl, rng
+from ganjax.config import Config
+from ganjax.data.pipeline import default_data_dir
+from ganjax.metrics import sample_quality
+from ganjax.sampling import make_sampler
+from ganjax.train.state import GANState
+
+BEST_METRIC = "fid_mnist"
+MNIST_SHAPE = (28, 28, 1)
+# Reference: the whole test split; the FID's bias from a small generated set is the same at
+# every evaluation of a run, so the numbers stay comparable along it.
+REFERENCE_SPLIT = "test"
+
+
+def applies_to(image_shape: tuple[int, ...]) -> bool:
+  """The MNIST feature network only reads 28x28 grey images."""
+  return tuple(image_shape) == MNIST_SHAPE
+
+
+class PeriodicEvaluator:
+  """Call with (host_state, step) to evaluate, log to eval.jsonl and keep the best checkpoint."""
+
+  def __init__(self, config: Config, image_shape: tuple[int, int, int], data_position: dict, start_step: int):
+    self.config = config
+    self.sample = make_sampler(config, image_shape[-1])
+    key = rng.stream(jax.random.key(config.seed), "eval")
+    self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
+    self.reference = sample_quality.reference_features(config.dataset, REFERENCE_SPLIT,
+                                                       config.data_dir or default_data_dir())
+    self.path = os.path.join(config.workdir, "eval.jsonl")
+    jsonl.drop_rows_after(self.path, start_step)
+    self.data_position = data_position
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC],
+                                           best_mode="min", create=True)
+    self.best = ocp.CheckpointManager(os.path.join(os.path.abspath(config.workdir), "best"), options=options,
+                                      item_names=("state", "data", "config"))
+
+  def __call__(self, state: GANState, step: int) -> dict:
+    fakes = np.concatenate([
+        np.asarray(self.sample(state.g_params, state.g_batch_stats, self.noise[i:i + 500]))
+        for i in range(0, len(self.noise), 500)])
+    report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
+                                     kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
+    scalars = {k: v for k, v in report.items() if isinstance(v, float)}
+    with open(self.path, "a") as f:
+      f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],
+                          "num_reference": report["num_reference"]}) + "\n")
+    # A resumed run recomputes this very state bitwise: a best checkpoint kept from before
+    # the interruption at this step is already the right one.
+    if step not in self.best.all_steps():
+      checkpoint.save(self.best, state, {**self.data_position, "next_step": step}, self.config,
+                      metrics={BEST_METRIC: scalars[BEST_METRIC]})
+    return scalars
+
+  def close(self) -> None:
+    self.best.wait_until_finished()
+    self.best.close()
