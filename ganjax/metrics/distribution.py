@@ -20,6 +20,7 @@ Every function returns Python floats.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +50,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
   if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
     raise ValueError(f"frechet_distance needs means [D] and covariances [D, D] of one D, got {mu1.shape}, "
                      f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}.")
-  covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+  with warnings.catch_warnings():
+    # "Matrix is singular" is routine for ReLU features with dead units; the result is
+    # still finite and checked below, and the warning would land inside progress bars.
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
   if not np.isfinite(covmean).all():
     offset = eps * np.eye(d)
     covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
