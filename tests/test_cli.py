@@ -177,6 +177,20 @@ def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(tiny_co
   assert os.listdir(pathlib.Path(tiny_config.workdir) / "checkpoints") == ["2"]
 
 
+def test_second_run_on_a_busy_workdir_is_refused(tiny_config, capsys):
+  import fcntl
+
+  os.makedirs(tiny_config.workdir)
+  with open(os.path.join(tiny_config.workdir, ".lock"), "w") as held:  # as a live run holds it
+    held.write("4242")
+    held.flush()
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    status = dcgan.main(tiny_flags(tiny_config) + ["--steps=2"])
+  assert_one_line_error(capsys, status, "Another run (pid 4242) is training in")
+  # Once the holder is gone (closed, or killed), the same command runs.
+  assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
+
+
 def test_sample_without_a_checkpoint(tmp_path, capsys):
   from experiments import sample
   from ganjax import cli

@@ -24,6 +24,7 @@ from ganjax.errors import UsageError
 from ganjax.models import build_gan, check_image_shape
 from ganjax.sampling import make_sampler
 from ganjax.train import evaluation
+from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
 
@@ -128,10 +129,16 @@ class MetricsLog:
 def train_and_evaluate(config: Config) -> GANState:
   """Trains from scratch, or on from the workdir's latest checkpoint, to `config.steps`.
 
-  Returns the final state (un-replicated, on the host's first device).
+  Returns the final state (un-replicated, on the host's first device). Refuses to start
+  while another run trains in the same workdir.
   """
+  ensure_writable(config.workdir)
+  with workdir_lock(config.workdir):
+    return _train(config)
+
+
+def _train(config: Config) -> GANState:
   workdir = config.workdir
-  ensure_writable(workdir)
   devices = jax.local_devices()
   spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count())
 
