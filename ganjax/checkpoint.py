@@ -8,9 +8,7 @@ deep inside Orbax, and nothing in the workdir is ever deleted or overwritten on 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from typing import Any
 
 import jax
 import numpy as np
@@ -101,6 +99,3 @@ def latest_step(workdir: str) -> int | None:
   steps = [int(name) for name in os.listdir(path) if name.isdigit()]
   return max(steps) if steps else None
 
-
-def describe(saved_config: dict[str, Any]) -> str:
-  return json.dumps({k: saved_config.get(k) for k in ("model", "dataset", "latent_dim", "width")})

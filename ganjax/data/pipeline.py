@@ -181,11 +181,6 @@ class Batches:
     self.next_step += 1
     return item
 
-  def state(self) -> dict:
-    """The iterator's position, as saved in checkpoints."""
-    return {"next_step": self.next_step, "seed": self.seed, "global_batch": self.spec.global_batch,
-            "num_examples": len(self.source)}
-
   def close(self) -> None:
     self._stop.set()
     self._thread.join(timeout=5)
