@@ -40,8 +40,7 @@ def parse(argv):
 
 def main(argv=None) -> None:
   args = parse(argv)
-  cli.quiet_libraries()
-  cli.select_accelerator(args.accelerator)
+  cli.start_backend(args.accelerator)
   from ganjax.data.pipeline import default_data_dir, load_source, to_model_range  # pylint: disable=g-import-not-at-top
   from ganjax.metrics import sample_quality  # pylint: disable=g-import-not-at-top
   from ganjax.sampling import load_generator  # pylint: disable=g-import-not-at-top

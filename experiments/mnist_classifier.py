@@ -36,8 +36,7 @@ def parse(argv):
 
 def main(argv=None) -> None:
   args = parse(argv)
-  cli.quiet_libraries()
-  cli.select_accelerator(args.accelerator)
+  cli.start_backend(args.accelerator)
   import flax.serialization  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top

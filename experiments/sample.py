@@ -34,8 +34,7 @@ def parse(argv):
 
 def main(argv=None) -> None:
   args = parse(argv)
-  cli.quiet_libraries()
-  cli.select_accelerator(args.accelerator)
+  cli.start_backend(args.accelerator)
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   from ganjax import images  # pylint: disable=g-import-not-at-top

@@ -78,6 +78,12 @@ def quiet_libraries() -> None:
   absl.logging.set_verbosity(absl.logging.ERROR)
 
 
+def start_backend(accelerator: str) -> None:
+  """What every command does before touching JAX: quiet the libraries, pick the platform."""
+  quiet_libraries()
+  select_accelerator(accelerator)
+
+
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
   """Calls `main(argv)`; a UsageError becomes one line on stderr and status 2."""
   try:
@@ -96,8 +102,7 @@ def run_experiment(defaults: Config, argv: Sequence[str] | None = None, descript
 
   def main(args):
     config = parse_flags(defaults, args, description)
-    quiet_libraries()
-    select_accelerator(config.accelerator)
+    start_backend(config.accelerator)
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
     train_and_evaluate(config)

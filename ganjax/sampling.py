@@ -25,6 +25,12 @@ def make_sampler(config: Config, channels: int) -> Callable:
   return sample
 
 
+def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: int = 500) -> np.ndarray:
+  """`sample` over z [N, latent] in chunks of `batch_size`: float32 [N, H, W, C] on the host."""
+  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size]))
+                         for i in range(0, z.shape[0], batch_size)])
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainedGenerator:
   config: Config
@@ -38,8 +44,7 @@ class TrainedGenerator:
     sample = make_sampler(self.config, self.image_shape[-1])
     key = rng.stream(jax.random.key(seed), "samples")
     z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
-    return np.concatenate([np.asarray(sample(self.g_params, self.g_batch_stats, z[i:i + batch_size]))
-                           for i in range(0, num, batch_size)])
+    return draw(sample, self.g_params, self.g_batch_stats, z, batch_size)
 
 
 def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:

@@ -12,14 +12,13 @@ import json
 import os
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 from ganjax import checkpoint, jsonl, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import default_data_dir
 from ganjax.metrics import sample_quality
-from ganjax.sampling import make_sampler
+from ganjax.sampling import draw, make_sampler
 from ganjax.train.state import GANState
 
 BEST_METRIC = "fid_mnist"
@@ -53,9 +52,7 @@ class PeriodicEvaluator:
                                       item_names=("state", "data", "config"))
 
   def __call__(self, state: GANState, step: int) -> dict:
-    fakes = np.concatenate([
-        np.asarray(self.sample(state.g_params, state.g_batch_stats, self.noise[i:i + 500]))
-        for i in range(0, len(self.noise), 500)])
+    fakes = draw(self.sample, state.g_params, state.g_batch_stats, self.noise)
     report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
                                      kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
