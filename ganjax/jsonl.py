@@ -1,4 +1,4 @@
-"""JSON-lines logs keyed by step."""
+"""JSON-lines logs keyed by step (metrics.jsonl, eval.jsonl)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import json
 import os
 
 
+def read_rows(path: str | None) -> list[dict]:
+  """All rows of `path`, or none when there is no such file."""
+  if not path or not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
 def drop_rows_after(path: str, step: int) -> None:
   """Keeps rows with `step` <= step: a resumed run recomputes the steps after its checkpoint."""
   if not os.path.exists(path):
     return
-  with open(path) as f:
-    kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+  kept = [row for row in read_rows(path) if row["step"] <= step]
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
-    f.writelines(kept)
+    f.writelines(json.dumps(row) + "\n" for row in kept)
   os.replace(tmp, path)

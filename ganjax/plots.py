@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
+
+from ganjax import jsonl
 
 PANELS = (
     ("losses", ("d_loss", "g_loss")),
@@ -24,13 +25,6 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
   return (cumulative[1:] - cumulative[starts]) / counts
 
 
-def _read_rows(path: str | None) -> list[dict]:
-  if not path or not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None) -> None:
   """Writes one figure with a panel per metric group; raw steps faint, smoothed solid.
 
@@ -41,7 +35,7 @@ def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None) 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-  rows, evals = _read_rows(metrics_path), _read_rows(eval_path)
+  rows, evals = jsonl.read_rows(metrics_path), jsonl.read_rows(eval_path)
   if not rows:
     return
   steps = np.array([r["step"] for r in rows])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from ganjax.config import Config
+from ganjax.errors import UsageError
 from ganjax.models import dcgan
 
 
@@ -14,8 +15,6 @@ OUTPUT_SIZES = {"dcgan": (28, 28)}
 
 def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
   """Raises UsageError when the dataset's images are not the size the model generates."""
-  from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
-
   size = OUTPUT_SIZES[config.model]
   if tuple(image_shape[:2]) != size:
     raise UsageError(f"--model={config.model} generates {size[0]}x{size[1]} images but --dataset={config.dataset} "
