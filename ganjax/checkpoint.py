@@ -79,7 +79,7 @@ def restore(manager: ocp.CheckpointManager, step: int, template: GANState,
 
 
 def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, dict, dict, dict]:
-  """(g_params, g_batch_stats, data position, saved config) at `step`, without a template."""
+  """(G weights to sample with, g_batch_stats, data position, saved config) at `step`, without a template."""
   saved_config = read_config(manager, step)
   try:
     restored = manager.restore(step, args=ocp.args.Composite(
@@ -88,7 +88,9 @@ def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, 
     raise UsageError(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
                      f"({type(e).__name__}); move it out of the way or pick another --workdir.") from e
   state = restored["state"]
-  return state["g_params"], state.get("g_batch_stats", {}), dict(restored["data"]), saved_config
+  # A run with an EMA generator samples and evaluates with the averaged weights.
+  g_params = state.get("g_ema_params", state["g_params"])
+  return g_params, state.get("g_batch_stats", {}), dict(restored["data"]), saved_config
 
 
 def latest_step(workdir: str) -> int | None:

@@ -14,8 +14,12 @@ from ganjax.errors import UsageError
 
 ACCELERATORS = ("auto", "cpu", "gpu", "tpu")
 INITS = ("glorot", "dcgan", "he", "lecun")
-LOSSES = ("non_saturating",)
-MODELS = ("dcgan",)
+LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
+# Losses whose D is a classifier of real vs fake, so a "real label" below 1 means something.
+LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
+MODELS = ("dcgan", "mlp")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +33,36 @@ class Config:
   leak: float = 0.2
   dropout: float = 0.3
   init: str = "dcgan"
-  # Loss and optimisation
+  g_batchnorm: bool = True
+  d_batchnorm: bool = False
+  spectral_norm: bool = False  # of every D layer (Miyato et al. 2018)
+  # Loss, regularisers and tricks (0 switches a weight or size off)
   loss: str = "non_saturating"
+  real_label: float = 1.0  # one-sided label smoothing below 1 (Salimans et al. 2016)
+  d_steps: int = 1  # D updates per G update, all inside one step
+  gradient_penalty: float = 0.0  # lambda of WGAN-GP (Gulrajani et al. 2017)
+  r1_penalty: float = 0.0  # gamma of R1 on real data (Mescheder et al. 2018)
+  clip_weights: float = 0.0  # WGAN's clipping range c (Arjovsky et al. 2017)
+  d_l2: float = 0.0  # L2 penalty on D's weights, added to its loss
+  d_weight_decay: float = 0.0  # decoupled weight decay of D's optimizer (AdamW)
+  instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
+  instance_noise_steps: int = 0  # over this many steps; 0: over the whole run
+  replay_size: int = 0  # past fakes kept for D (Shrivastava et al. 2017)
+  replay_share: float = 0.5  # share of each fake batch D sees drawn from them
+  ema_decay: float = 0.0  # EMA of G's weights, used for samples and evaluation
+  # Optimisation
+  g_optimizer: str = "adam"
+  d_optimizer: str = "adam"
   lr: float = 2e-4
+  d_lr: float = 0.0  # 0: same as --lr; set it for two time-scale updates (Heusel et al. 2017)
   b1: float = 0.5
   b2: float = 0.999
+  lr_schedule: str = "constant"
+  decay_steps: int = 1000  # inverse_time / exponential: the time scale of the decay
+  decay_rate: float = 0.5
+  warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
+  cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
+  min_lr_ratio: float = 0.1
   # Data
   dataset: str = "mnist"
   data_dir: str = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
@@ -65,23 +94,33 @@ class Config:
 
 # Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
 # loadable for sampling, by a config that agrees on all of them.
-ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset")
+ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "g_batchnorm", "d_batchnorm",
+                       "spectral_norm", "replay_size", "g_optimizer", "d_optimizer")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
+  """What keeps `config` from restoring a checkpoint saved with `saved` (an asdict)."""
   current = dataclasses.asdict(config)
-  return [f"{k}={saved.get(k)!r} in the checkpoint, {current[k]!r} now"
-          for k in ARCHITECTURE_FIELDS if saved.get(k) != current[k]]
+  defaults = dataclasses.asdict(Config())
+  old = {k: saved.get(k, defaults[k]) for k in ARCHITECTURE_FIELDS}  # fields added later
+  diffs = [f"{k}={old[k]!r} in the checkpoint, {current[k]!r} now"
+           for k in ARCHITECTURE_FIELDS if old[k] != current[k]]
+  saved_ema = saved.get("ema_decay", 0.0) > 0
+  if saved_ema != (config.ema_decay > 0):
+    diffs.append(f"EMA generator {'on' if saved_ema else 'off'} in the checkpoint, "
+                 f"{'on' if config.ema_decay > 0 else 'off'} now")
+  return diffs
 
 
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
-  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS}
+  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS,
+             "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES}
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       raise UsageError(f"--{name}={getattr(config, name)} is not one of {', '.join(allowed)}.")
   positive = ("latent_dim", "width", "batch_size", "steps", "log_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints")
+              "checkpoint_every", "keep_checkpoints", "d_steps", "decay_steps", "cycle_steps")
   for name in positive:
     if getattr(config, name) <= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be a positive integer.")
@@ -99,7 +138,43 @@ def validate(config: Config) -> Config:
     raise UsageError(f"--leak={config.leak} must be non-negative.")
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
+  _validate_tricks(config)
   return config
+
+
+def _validate_tricks(config: Config) -> None:
+  """Ranges of the regularisers and schedules, and the combinations that make no sense."""
+  non_negative = ("gradient_penalty", "r1_penalty", "clip_weights", "d_l2", "d_weight_decay",
+                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps")
+  for name in non_negative:
+    if not getattr(config, name) >= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
+  if not 0.0 < config.real_label <= 1.0:
+    raise UsageError(f"--real_label={config.real_label} must be in (0, 1]; 0.9 is one-sided label smoothing.")
+  if config.real_label != 1.0 and config.loss not in LABELLED_LOSSES:
+    raise UsageError(f"--real_label applies to the {', '.join(LABELLED_LOSSES)} losses, whose D classifies "
+                     f"real vs fake; --loss={config.loss} has no labels to smooth.")
+  if config.clip_weights and config.loss != "wgan":
+    raise UsageError(f"--clip_weights is WGAN's Lipschitz constraint and needs --loss=wgan, not "
+                     f"--loss={config.loss}.")
+  if config.loss == "wgan" and not (config.clip_weights or config.spectral_norm or config.gradient_penalty):
+    raise UsageError("--loss=wgan needs a Lipschitz constraint on the critic: --clip_weights=0.01, "
+                     "--spectral_norm=true or --gradient_penalty=10.")
+  if config.loss == "wgan_gp" and not config.gradient_penalty:
+    raise UsageError("--loss=wgan_gp needs --gradient_penalty > 0 (the paper uses 10).")
+  if config.gradient_penalty and config.d_batchnorm:
+    raise UsageError("The gradient penalty is per example and BatchNorm mixes examples: use "
+                     "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4).")
+  if config.replay_size and not 0.0 < config.replay_share < 1.0:
+    raise UsageError(f"--replay_share={config.replay_share} must be in (0, 1) when --replay_size is on.")
+  if not 0.0 <= config.ema_decay < 1.0:
+    raise UsageError(f"--ema_decay={config.ema_decay} must be in [0, 1); 0.999 is typical.")
+  if not 0.0 <= config.min_lr_ratio <= 1.0:
+    raise UsageError(f"--min_lr_ratio={config.min_lr_ratio} must be in [0, 1].")
+  if not config.decay_rate > 0:
+    raise UsageError(f"--decay_rate={config.decay_rate} must be positive.")
+  if config.lr_schedule == "warmup_cosine" and config.warmup_steps >= config.steps:
+    raise UsageError(f"--warmup_steps={config.warmup_steps} must be shorter than the run (--steps={config.steps}).")
 
 
 def field_types() -> dict[str, type]:

@@ -10,7 +10,7 @@ from ganjax import jsonl
 
 PANELS = (
     ("losses", ("d_loss", "g_loss")),
-    ("discriminator outputs (mean probability)", ("d_real", "d_fake")),
+    ("discriminator outputs (mean probability; mean score for wgan, lsgan, hinge)", ("d_real", "d_fake")),
     ("gradient norms", ("d_grad_norm", "g_grad_norm")),
 )
 

@@ -21,12 +21,17 @@ from ganjax.errors import UsageError
 
 @dataclasses.dataclass(frozen=True)
 class BatchSpec:
-  """How one step's global batch is cut: over processes, then over local devices."""
+  """How one step's global batch is cut: over processes, then over local devices.
+
+  A step may consume several global batches (`microbatches`, e.g. one per D update); each
+  is cut the same way, so its split over devices does not depend on how many there are.
+  """
 
   global_batch: int
   local_devices: int
   process_index: int = 0
   process_count: int = 1
+  microbatches: int = 1
 
   def __post_init__(self):
     shards = self.local_devices * self.process_count
@@ -50,15 +55,20 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def batch_indices(num_examples: int, spec: BatchSpec, seed: int, step: int) -> np.ndarray:
-  """Example indices this process reads at `step`: [per_process] int64.
+  """Example indices this process reads at `step`: [microbatches * per_process] int64.
 
-  Each epoch is a fresh permutation; the incomplete tail batch of an epoch is dropped so
+  Laid out device by device, each device's part holding its share of every microbatch in
+  turn. Each epoch is a fresh permutation; the incomplete tail batch of an epoch is dropped so
   every step sees a full global batch.
   """
-  steps_per_epoch = num_examples // spec.global_batch
+  step_examples = spec.global_batch * spec.microbatches
+  steps_per_epoch = num_examples // step_examples
   epoch, position = divmod(step, steps_per_epoch)
-  start = position * spec.global_batch + spec.process_index * spec.per_process
-  return epoch_permutation(num_examples, seed, epoch)[start:start + spec.per_process]
+  start = position * step_examples
+  step_indices = epoch_permutation(num_examples, seed, epoch)[start:start + step_examples]
+  # [microbatch, process, device, example] -> this process's [device, microbatch, example]
+  cut = step_indices.reshape(spec.microbatches, spec.process_count, spec.local_devices, spec.per_device)
+  return cut[:, spec.process_index].transpose(1, 0, 2).reshape(-1)
 
 
 def to_model_range(images: np.ndarray) -> np.ndarray:
@@ -132,13 +142,14 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None)
 class Batches:
   """Iterator over training batches from `start_step` on, read ahead in a thread.
 
-  Yields {'image': float32 [local_devices, per_device, H, W, C] in [-1, 1],
-          'label': int32 [local_devices, per_device]} (label only if the data has one).
+  Yields {'image': float32 [local_devices, microbatches * per_device, H, W, C] in [-1, 1],
+          'label': int32 [local_devices, microbatches * per_device]} (label only if the data has one).
   """
 
   def __init__(self, source: ImageSource, spec: BatchSpec, seed: int, start_step: int = 0, prefetch: int = 2):
-    if len(source) < spec.global_batch:
-      raise UsageError(f"--batch_size={spec.global_batch} is larger than the dataset ({len(source)} examples).")
+    if len(source) < spec.global_batch * spec.microbatches:
+      raise UsageError(f"--batch_size={spec.global_batch} times --d_steps={spec.microbatches} is larger than the "
+                       f"dataset ({len(source)} examples).")
     self.source, self.spec, self.seed = source, spec, seed
     self.next_step = start_step
     self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
@@ -149,7 +160,7 @@ class Batches:
   def batch_at(self, step: int) -> dict[str, np.ndarray]:
     indices = batch_indices(len(self.source), self.spec, self.seed, step)
     raw = self.source.read(indices)
-    shape = (self.spec.local_devices, self.spec.per_device)
+    shape = (self.spec.local_devices, self.spec.microbatches * self.spec.per_device)
     batch = {"image": to_model_range(raw["image"]).reshape(shape + raw["image"].shape[1:])}
     if "label" in raw:
       batch["label"] = raw["label"].reshape(shape)

@@ -6,11 +6,11 @@ import flax.linen as nn
 
 from ganjax.config import Config
 from ganjax.errors import UsageError
-from ganjax.models import dcgan
+from ganjax.models import dcgan, mlp
 
 
 # Image sizes [H, W] each model family generates.
-OUTPUT_SIZES = {"dcgan": (28, 28)}
+OUTPUT_SIZES = {"dcgan": (28, 28), "mlp": (28, 28)}
 
 
 def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
@@ -24,10 +24,15 @@ def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
 
 def build_gan(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   """(generator, discriminator) for `config.model`, producing `channels`-channel images."""
+  d_options = dict(width=config.width, leak=config.leak, dropout=config.dropout, init_scheme=config.init,
+                   batchnorm=config.d_batchnorm, spectral_norm=config.spectral_norm, axis_name=axis_name)
   if config.model == "dcgan":
     g = dcgan.Generator(width=config.width, channels=channels, leak=config.leak, init_scheme=config.init,
-                        axis_name=axis_name)
-    d = dcgan.Discriminator(width=config.width, leak=config.leak, dropout=config.dropout,
-                            init_scheme=config.init, axis_name=axis_name)
-    return g, d
+                        batchnorm=config.g_batchnorm, axis_name=axis_name)
+    return g, dcgan.Discriminator(**d_options)
+  if config.model == "mlp":
+    height, width = OUTPUT_SIZES["mlp"]
+    g = mlp.Generator(image_shape=(height, width, channels), width=config.width, leak=config.leak,
+                      init_scheme=config.init, batchnorm=config.g_batchnorm, axis_name=axis_name)
+    return g, mlp.Discriminator(**d_options)
   raise ValueError(f"unknown model {config.model}")

@@ -2,8 +2,11 @@
 
 Generator: Dense -> 7x7x(4w), BN, LeakyReLU, ConvT 2w 5x5/1, BN, LeakyReLU,
 ConvT w 5x5/2, BN, LeakyReLU, ConvT C 5x5/2, tanh  (w = width, 64 by default).
-Discriminator: Conv w 5x5/2, LeakyReLU, Dropout, Conv 2w 5x5/2, LeakyReLU, Dropout,
+Discriminator: Conv w 5x5/2, LeakyReLU, Dropout, Conv 2w 5x5/2, [BN], LeakyReLU, Dropout,
 Dense 1 (logits).
+
+Options: BatchNorm off in G (`batchnorm=False`), on in D (Radford et al. put it on every D
+layer but the first), spectral normalisation of every D layer (Miyato et al. 2018).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ganjax.models.layers import Dropout, SubPixelConvTranspose
+from ganjax.models.layers import Dropout, SubPixelConvTranspose, normalized
 
 INITIALIZERS: dict[str, Callable] = {
     "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
@@ -31,18 +34,26 @@ class Generator(nn.Module):
   channels: int = 1
   leak: float = 0.2
   init_scheme: str = "dcgan"
+  batchnorm: bool = True
   # Averages batch statistics over this pmap axis, so BatchNorm sees the global batch.
   axis_name: str | None = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
-    norm = lambda: nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)  # noqa: E731
-    x = nn.Dense(7 * 7 * 4 * self.width, use_bias=False, kernel_init=kinit)(z)
-    x = nn.leaky_relu(norm()(x), self.leak).reshape(z.shape[0], 7, 7, 4 * self.width)
+
+    def norm(x):
+      if not self.batchnorm:
+        return x
+      return nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
+
+    # Without BatchNorm the layers before it need their biases back.
+    x = nn.Dense(7 * 7 * 4 * self.width, use_bias=not self.batchnorm, kernel_init=kinit)(z)
+    x = nn.leaky_relu(norm(x), self.leak).reshape(z.shape[0], 7, 7, 4 * self.width)
     for features, stride in ((2 * self.width, 1), (self.width, 2)):
-      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=False, kernel_init=kinit)(x)
-      x = nn.leaky_relu(norm()(x), self.leak)
+      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm,
+                                kernel_init=kinit)(x)
+      x = nn.leaky_relu(norm(x), self.leak)
     x = SubPixelConvTranspose(self.channels, (5, 5), (2, 2), use_bias=False, kernel_init=kinit)(x)
     return jnp.tanh(x)
 
@@ -54,12 +65,19 @@ class Discriminator(nn.Module):
   leak: float = 0.2
   dropout: float = 0.3
   init_scheme: str = "dcgan"
-  axis_name: str | None = None  # for dropout masks indexed by global example
+  batchnorm: bool = False
+  spectral_norm: bool = False
+  axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
-    for features in (self.width, 2 * self.width):
-      x = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=kinit)(x)
+    for i, features in enumerate((self.width, 2 * self.width)):
+      normalised = self.batchnorm and i > 0
+      conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit)
+      x = normalized(conv, self.spectral_norm, x, train)
+      if normalised:
+        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
       x = Dropout(self.dropout, self.axis_name)(nn.leaky_relu(x, self.leak), deterministic=not train)
-    return nn.Dense(1, kernel_init=kinit)(x.reshape(x.shape[0], -1))[:, 0]
+    head = nn.Dense(1, kernel_init=kinit)
+    return normalized(head, self.spectral_norm, x.reshape(x.shape[0], -1), train)[:, 0]

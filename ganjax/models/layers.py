@@ -89,3 +89,14 @@ class Dropout(nn.Module):
       return x
     keep = rng.example_bernoulli(self.make_rng("dropout"), 1.0 - self.rate, x.shape, self.axis_name)
     return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
+
+
+def normalized(layer: nn.Module, spectral_norm: bool, x: jax.Array, train: bool) -> jax.Array:
+  """`layer(x)`, with its kernel divided by its largest singular value when asked.
+
+  Miyato et al. 2018: one power iteration per call, its vector kept in the 'batch_stats'
+  collection (updated in training, read in evaluation).
+  """
+  if spectral_norm:
+    return nn.SpectralNorm(layer)(x, update_stats=train)
+  return layer(x)

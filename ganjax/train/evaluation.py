@@ -52,7 +52,7 @@ class PeriodicEvaluator:
                                       item_names=("state", "data", "config"))
 
   def __call__(self, state: GANState, step: int) -> dict:
-    fakes = draw(self.sample, state.g_params, state.g_batch_stats, self.noise)
+    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise)
     report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
                                      kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}

@@ -140,7 +140,8 @@ def train_and_evaluate(config: Config) -> GANState:
 def _train(config: Config) -> GANState:
   workdir = config.workdir
   devices = jax.local_devices()
-  spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count())
+  spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count(),
+                   microbatches=config.d_steps)
 
   # Data and model
   source = load_source(config.dataset, "train", config.data_dir or None)
@@ -167,7 +168,7 @@ def _train(config: Config) -> GANState:
   os.makedirs(samples_dir, exist_ok=True)
 
   def write_grid(host_state: GANState, at_step: int) -> None:
-    fakes = sample(host_state.g_params, host_state.g_batch_stats, noise)
+    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise)
     images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
                     images.grid(images.to_uint8(jax.device_get(fakes)), columns=8))
 
@@ -182,7 +183,7 @@ def _train(config: Config) -> GANState:
 
   replicated = replicate(state, devices)
   batches = Batches(source, spec, config.seed, start_step=step)
-  log = MetricsLog(workdir, config.batch_size, start_step=step)
+  log = MetricsLog(workdir, config.batch_size * config.d_steps, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
   postfix: dict[str, str] = {}

@@ -12,38 +12,47 @@ from flax import struct
 
 from ganjax import rng
 from ganjax.config import Config
+from ganjax.train import replay
+from ganjax.train.replay import ReplayBuffer
+from ganjax.train.schedules import player_optimizers
 
 PyTree = Any
 
 
 class GANState(struct.PyTreeNode):
-  """Step counter, both players' variables and optimizer states.
+  """Step counter, both players' variables and optimizer states, and what tricks carry.
 
   The optimizers are static (not leaves): they are code, chosen by the config, and their
-  schedules read the step count kept inside the optimizer states.
+  schedules read the step count kept inside the optimizer states. `g_ema_params` and
+  `replay` are None when their trick is off.
   """
 
-  step: jax.Array  # int32 scalar: number of completed updates
+  step: jax.Array  # int32 scalar: number of completed G updates (training steps)
   g_params: PyTree
-  g_batch_stats: PyTree
+  g_batch_stats: PyTree  # BatchNorm statistics; {} without BatchNorm
   d_params: PyTree
+  d_batch_stats: PyTree  # BatchNorm statistics and spectral-norm power-iteration vectors
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
   g_tx: optax.GradientTransformation = struct.field(pytree_node=False)
   d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  g_ema_params: PyTree | None = None  # exponential moving average of g_params
+  replay: ReplayBuffer | None = None  # past fakes shown to D
 
   def checkpoint_items(self) -> dict[str, PyTree]:
-    """The leaves to save: everything but the static optimizers."""
-    return {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
-            "d_params": self.d_params, "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state}
+    """The leaves to save: everything but the static optimizers and the empty parts."""
+    items = {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
+             "d_params": self.d_params, "d_batch_stats": self.d_batch_stats,
+             "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state,
+             "g_ema_params": self.g_ema_params, "replay": self.replay}
+    return {k: v for k, v in items.items() if v is not None and (k == "step" or jax.tree.leaves(v))}
 
   def with_checkpoint_items(self, items: dict[str, PyTree]) -> GANState:
     return self.replace(**items)
 
-
-def make_optimizer(config: Config) -> optax.GradientTransformation:
-  schedule = optax.constant_schedule(config.lr)
-  return optax.adam(schedule, b1=config.b1, b2=config.b2)
+  def sampling_params(self) -> PyTree:
+    """The generator weights to sample and evaluate with: the EMA ones when kept."""
+    return self.g_params if self.g_ema_params is None else self.g_ema_params
 
 
 def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
@@ -54,10 +63,12 @@ def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
   g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False)
   x = jnp.zeros((1, *image_shape), jnp.float32)
   d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False)
-  g_tx, d_tx = make_optimizer(config), make_optimizer(config)
+  g_tx, d_tx = player_optimizers(config)
   return GANState(
       step=jnp.zeros((), jnp.int32),
       g_params=g_vars["params"], g_batch_stats=g_vars.get("batch_stats", {}),
-      d_params=d_vars["params"],
+      d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
       g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-      g_tx=g_tx, d_tx=d_tx)
+      g_tx=g_tx, d_tx=d_tx,
+      g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.ema_decay else None,
+      replay=replay.empty(config.replay_size, image_shape) if config.replay_size else None)

@@ -1,9 +1,16 @@
 """The train step: a pure function `train_step(state, batch, seed_key) -> (state, metrics)`.
 
-Built by `make_train_step` from the config, so every static choice (loss, models, axis) is
-made before tracing. Written for one device: with `axis_name='data'` it averages
-gradients, batch statistics and metrics over that pmap axis; with `axis_name=None` it can
-be jitted and called directly on one device.
+Built by `make_train_step` from the config, so every static choice (loss, regularisers,
+tricks, D steps, axis) is made before tracing: what a run does not use is not in its graph.
+Written for one device: with `axis_name='data'` it averages gradients, batch statistics
+and metrics over that pmap axis; with `axis_name=None` it can be jitted and called directly.
+
+Update order:
+- `d_steps == 1` (the DCGAN tutorial's simultaneous update): G runs forward once and D once
+  on the fakes; both players' gradients come from those passes (G's through the D before
+  its update).
+- `d_steps > 1` (WGAN's Algorithm 1): `d_steps` D updates, each on its own real minibatch
+  and fresh fakes, then one G update against the updated D.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ganjax import losses, rng
+from ganjax import losses, regularisers, rng
 from ganjax.config import Config
+from ganjax.train import replay
+from ganjax.train.schedules import player_schedules
 from ganjax.train.state import GANState
 
 Batch = dict[str, jax.Array]
@@ -30,58 +39,179 @@ def _pmean(tree, axis_name: str | None):
 def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
                     axis_name: str | None = "data") -> Callable[[GANState, Batch, jax.Array],
                                                                 tuple[GANState, Metrics]]:
-  """One D update and one G update per call, from a single pass through D on the fakes.
+  """`generator` and `discriminator` must be built with the same `axis_name`.
 
-  `generator` and `discriminator` must be built with the same `axis_name`.
+  The batch holds `config.d_steps` real minibatches, one after the other on each device.
   """
-  loss = losses.LOSSES[config.loss]
+  loss = losses.make_loss(config.loss, config.real_label)
+  g_schedule, d_schedule = player_schedules(config)
+  noise_anneal_steps = config.instance_noise_steps or config.steps
 
-  def train_step(state: GANState, batch: Batch, seed_key: jax.Array) -> tuple[GANState, Metrics]:
-    """batch['image']: [b, H, W, C] in [-1, 1]; seed_key: the run's key, same every step."""
-    key = rng.step_key(seed_key, state.step)
-    real = batch["image"]
-    z = rng.example_normal(rng.stream(key, "noise"), (real.shape[0], config.latent_dim), axis_name)
+  def generate(g_params, g_batch_stats, z):
+    fake, updates = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=True,
+                                    mutable=["batch_stats"])
+    return fake, updates.get("batch_stats", g_batch_stats)
 
-    def generate(g_params):
-      fake, updates = generator.apply({"params": g_params, "batch_stats": state.g_batch_stats},
-                                      z, train=True, mutable=["batch_stats"])
-      return fake, updates["batch_stats"]
+  def discriminate(d_params, d_batch_stats, images, key):
+    """D's outputs [N] in training mode, and its batch_stats after this pass."""
+    logits, updates = discriminator.apply({"params": d_params, "batch_stats": d_batch_stats}, images,
+                                          train=True, rngs={"dropout": key}, mutable=["batch_stats"])
+    return logits, updates.get("batch_stats", d_batch_stats)
 
-    def discriminate(d_params, images, stream_name):
-      return discriminator.apply({"params": d_params}, images, train=True,
-                                 rngs={"dropout": rng.stream(key, stream_name)})
+  def noisy(images, step, key):
+    """D's input with instance noise, when it is on."""
+    if not config.instance_noise:
+      return images
+    std = regularisers.instance_noise_std(step, config.instance_noise, noise_anneal_steps)
+    return images + std * rng.example_normal(key, images.shape, axis_name)
+
+  def latents(key, local_batch):
+    return rng.example_normal(rng.stream(key, "noise"), (local_batch, config.latent_dim), axis_name)
+
+  def g_loss_on_fresh(fake_logits, replaced):
+    """G's loss over the fakes D saw fresh (all of them without replay).
+
+    With replay, each device sums its fresh examples' terms and divides by the global fresh
+    count over the device count, so the pmean over devices is the global mean.
+    """
+    if replaced is None:
+      return loss.g_loss(fake_logits)
+    terms = jax.vmap(lambda logit: loss.g_loss(logit[None]))(fake_logits)
+    devices = jax.lax.psum(1, axis_name) if axis_name else 1
+    global_batch = fake_logits.shape[0] * devices
+    global_fresh = global_batch - jnp.floor(global_batch * config.replay_share)
+    return jnp.sum(jnp.where(replaced, 0.0, terms)) * devices / global_fresh
+
+  def d_objective(d_params, d_batch_stats, real, fake, replaced, step, key):
+    """D's loss (adversarial + penalties) and, from the same pass, G's loss on the fresh fakes.
+
+    The rows of `fake` where `replaced` is true (None: no replay) come from the replay
+    buffer: constants that D sees and G's loss leaves out.
+    """
+    real_logits, stats = discriminate(d_params, d_batch_stats, noisy(real, step, rng.stream(key, "noise_real")),
+                                      rng.stream(key, "dropout_real"))
+    fake_logits, stats = discriminate(d_params, stats, noisy(fake, step, rng.stream(key, "noise_fake")),
+                                      rng.stream(key, "dropout_fake"))
+    d_adversarial = loss.d_loss(real_logits, fake_logits)
+    penalties = {}
+
+    def critic(images):  # for the input-gradient penalties; its batch_stats updates are dropped
+      return discriminate(d_params, stats, images, rng.stream(key, "dropout_penalty"))[0]
+
+    if config.gradient_penalty:
+      alpha = jax.vmap(lambda k: jax.random.uniform(k))(rng.example_keys(rng.stream(key, "gp_alpha"),
+                                                                        real.shape[0], axis_name))
+      penalties["gradient_penalty"] = config.gradient_penalty * regularisers.gradient_penalty(
+          critic, real, fake, alpha)
+    if config.r1_penalty:
+      penalties["r1_penalty"] = 0.5 * config.r1_penalty * regularisers.r1_penalty(critic, real)
+    if config.d_l2:
+      penalties["d_l2"] = config.d_l2 * regularisers.l2_penalty(d_params)
+    d_total = d_adversarial + sum(penalties.values())
+    g_loss = g_loss_on_fresh(fake_logits, replaced)
+    outputs = (jax.nn.sigmoid if loss.outputs_logits else (lambda x: x))
+    aux = {"d_loss": d_adversarial, "g_loss": g_loss, "d_real": jnp.mean(outputs(real_logits)),
+           "d_fake": jnp.mean(outputs(fake_logits)), **penalties}
+    return (d_total, g_loss), (stats, aux)
+
+  def mix_replay(state, fake, key):
+    """(D's fake batch, which rows are replayed or None): past fakes mixed in when on."""
+    if state.replay is None:
+      return fake, None
+    replaced = replay.replay_mask(fake.shape[0], config.replay_share, axis_name)
+    return replay.mix(state.replay, fake, replaced, rng.stream(key, "replay"), axis_name), replaced
+
+  def apply_d_update(state, d_grads, d_batch_stats, fake):
+    d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, d_updates)
+    if config.clip_weights:
+      d_params = regularisers.clip_weights(d_params, config.clip_weights)
+    buffer = state.replay if state.replay is None else replay.insert(state.replay, fake, axis_name)
+    return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats,
+                         replay=buffer)
+
+  def apply_g_update(state, g_grads, g_batch_stats):
+    g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_params = optax.apply_updates(state.g_params, g_updates)
+    ema = state.g_ema_params
+    if ema is not None:
+      ema = regularisers.ema_update(ema, g_params, config.ema_decay)
+    return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
+                         g_ema_params=ema)
+
+  def simultaneous_update(state, real, key):
+    """One D and one G update from one G forward pass and one D pass on the fakes."""
+    z = latents(key, real.shape[0])
+    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z), state.g_params,
+                                         has_aux=True)
 
     def both_losses(d_params, fake):
-      real_logits = discriminate(d_params, real, "dropout_real")
-      fake_logits = discriminate(d_params, fake, "dropout_fake")
-      losses_out = (loss.d_loss(real_logits, fake_logits), loss.g_loss(fake_logits))
-      return losses_out, (real_logits, fake_logits)
+      d_fake, replaced = mix_replay(state, fake, key)  # replayed rows carry no gradient to G
+      return d_objective(d_params, state.d_batch_stats, real, d_fake, replaced, state.step, key)
 
-    # G runs forward once and D once on the fakes; both players' gradients come from
-    # these passes by two vector-Jacobian products (XLA drops the halves nobody uses).
-    fake, g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
-    (d_loss, g_loss), d_vjp, (real_logits, fake_logits) = jax.vjp(
-        both_losses, state.d_params, fake, has_aux=True)
-    one, zero = jnp.ones_like(d_loss), jnp.zeros_like(g_loss)
+    (d_total, g_loss), d_vjp, (d_batch_stats, aux) = jax.vjp(both_losses, state.d_params, fake, has_aux=True)
+    one, zero = jnp.ones_like(d_total), jnp.zeros_like(g_loss)
     d_grads, _ = d_vjp((one, zero))
     _, fake_cotangent = d_vjp((zero, one))
     (g_grads,) = g_vjp(fake_cotangent)
-    d_grads, g_grads = _pmean((d_grads, g_grads), axis_name)
+    d_grads, g_grads, d_batch_stats = _pmean((d_grads, g_grads, d_batch_stats), axis_name)
+    state = apply_d_update(state, d_grads, d_batch_stats, fake)
+    state = apply_g_update(state, g_grads, g_batch_stats)
+    return state, {**aux, "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads)}
 
-    d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    new_state = state.replace(
-        step=state.step + 1,
-        d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state,
-        g_params=optax.apply_updates(state.g_params, g_updates), g_opt_state=g_opt_state,
-        g_batch_stats=g_batch_stats)
-    metrics = {
-        "d_loss": d_loss, "g_loss": g_loss,
-        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
-        "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads),
-        "g_param_norm": optax.tree.norm(new_state.g_params),
-        "d_param_norm": optax.tree.norm(new_state.d_params),
-    }
+  def d_update(state, real, key):
+    """One D update on `real` and fresh fakes from the current G (G's statistics untouched)."""
+    fake, _ = generate(state.g_params, state.g_batch_stats, latents(key, real.shape[0]))
+    fake = jax.lax.stop_gradient(fake)
+    d_fake, replaced = mix_replay(state, fake, key)
+
+    def d_total(d_params):
+      (total, _), (stats, aux) = d_objective(d_params, state.d_batch_stats, real, d_fake, replaced, state.step, key)
+      return total, (stats, aux)
+
+    d_grads, (d_batch_stats, aux) = jax.grad(d_total, has_aux=True)(state.d_params)
+    d_grads, d_batch_stats = _pmean((d_grads, d_batch_stats), axis_name)
+    aux = {k: v for k, v in aux.items() if k != "g_loss"}
+    return apply_d_update(state, d_grads, d_batch_stats, fake), {**aux, "d_grad_norm": optax.tree.norm(d_grads)}
+
+  def alternating_update(state, reals, key):
+    def one_d_update(state, xs):
+      real, i = xs
+      return d_update(state, real, jax.random.fold_in(key, i))
+
+    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, jnp.arange(config.d_steps)))
+    d_metrics = jax.tree.map(jnp.mean, d_metrics)
+    g_key = rng.stream(key, "generator_update")
+    z = latents(g_key, reals.shape[1])
+
+    def g_objective(g_params):
+      fake, g_batch_stats = generate(g_params, state.g_batch_stats, z)
+      fake_logits, _ = discriminate(state.d_params, state.d_batch_stats,
+                                    noisy(fake, state.step, rng.stream(g_key, "noise_fake")),
+                                    rng.stream(g_key, "dropout_fake"))
+      return loss.g_loss(fake_logits), g_batch_stats
+
+    (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
+    g_grads = _pmean(g_grads, axis_name)
+    state = apply_g_update(state, g_grads, g_batch_stats)
+    return state, {**d_metrics, "g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads)}
+
+  def train_step(state: GANState, batch: Batch, seed_key: jax.Array) -> tuple[GANState, Metrics]:
+    """batch['image']: [d_steps * b, H, W, C] in [-1, 1]; seed_key: the run's key, same every step."""
+    key = rng.step_key(seed_key, state.step)
+    images = batch["image"]
+    reals = images.reshape(config.d_steps, images.shape[0] // config.d_steps, *images.shape[1:])
+    if config.d_steps == 1:
+      new_state, metrics = simultaneous_update(state, reals[0], key)
+    else:
+      new_state, metrics = alternating_update(state, reals, key)
+    new_state = new_state.replace(step=state.step + 1)
+    metrics.update(g_param_norm=optax.tree.norm(new_state.g_params),
+                   d_param_norm=optax.tree.norm(new_state.d_params),
+                   g_lr=g_schedule(state.step), d_lr=d_schedule(state.step))
+    if config.instance_noise:
+      metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise,
+                                                                  noise_anneal_steps)
     return new_state, _pmean(metrics, axis_name)
 
   return train_step

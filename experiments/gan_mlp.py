@@ -1,0 +1,35 @@
+"""The fully connected GAN of the seed tutorial on MNIST (Goodfellow et al. 2014).
+
+    python -m experiments.gan_mlp
+    python -m experiments.gan_mlp --loss=minimax --workdir=runs/gan_mlp_minimax
+
+G: 100 -> 256 -> 512 -> 1024 -> 784 (tanh), D: 784 -> 512 -> 256 -> 1; run the same
+command again to resume.
+"""
+
+import sys
+
+from ganjax import cli
+from ganjax.config import Config
+
+DEFAULTS = Config(
+    model="mlp",
+    dataset="mnist",
+    workdir="runs/gan_mlp",
+    loss="non_saturating",
+    init="glorot",
+    width=64,  # hidden sizes 4w, 8w, 16w in G and 8w, 4w in D
+    batch_size=64,
+    steps=10000,
+    lr=2e-4,
+    b1=0.5,
+    dropout=0.3,
+)
+
+
+def main(argv=None) -> int:
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,33 @@
+"""LSGAN on MNIST: least-squares losses on a DCGAN (Mao et al. 2017).
+
+    python -m experiments.lsgan
+
+Defaults: the paper's a=0, b=c=1 coding, Adam(2e-4, beta1=0.5), BatchNorm in D after
+every layer but the first, no dropout.
+"""
+
+import sys
+
+from ganjax import cli
+from ganjax.config import Config
+
+DEFAULTS = Config(
+    model="dcgan",
+    dataset="mnist",
+    workdir="runs/lsgan",
+    loss="lsgan",
+    lr=2e-4,
+    b1=0.5,
+    d_batchnorm=True,
+    dropout=0.0,
+    batch_size=64,
+    steps=4000,
+)
+
+
+def main(argv=None) -> int:
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

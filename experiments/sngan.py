@@ -1,0 +1,35 @@
+"""SN-GAN on MNIST: hinge loss and spectral normalisation of every D layer (Miyato et al. 2018).
+
+    python -m experiments.sngan
+    python -m experiments.sngan --d_steps=5 --lr=1e-4 --b2=0.9 --workdir=runs/sngan_a  # setting A
+
+Defaults are the paper's setting C (Table 1): Adam(2e-4, beta1=0.5, beta2=0.999), one D
+update per G update; no dropout and no BatchNorm in D.
+"""
+
+import sys
+
+from ganjax import cli
+from ganjax.config import Config
+
+DEFAULTS = Config(
+    model="dcgan",
+    dataset="mnist",
+    workdir="runs/sngan",
+    loss="hinge",
+    spectral_norm=True,
+    lr=2e-4,
+    b1=0.5,
+    b2=0.999,
+    dropout=0.0,
+    batch_size=64,
+    steps=4000,
+)
+
+
+def main(argv=None) -> int:
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

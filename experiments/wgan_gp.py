@@ -1,0 +1,38 @@
+"""WGAN-GP on MNIST: a DCGAN-style critic with the gradient penalty (Gulrajani et al. 2017).
+
+    python -m experiments.wgan_gp
+    python -m experiments.wgan_gp --loss=wgan --gradient_penalty=0 --clip_weights=0.01 \\
+        --g_optimizer=rmsprop --d_optimizer=rmsprop --lr=5e-5 --workdir=runs/wgan_clip  # the original WGAN
+
+Defaults are the paper's Algorithm 1: lambda = 10, five critic updates per generator
+update, Adam(1e-4, beta1=0, beta2=0.9), no BatchNorm or dropout in the critic.
+"""
+
+import sys
+
+from ganjax import cli
+from ganjax.config import Config
+
+DEFAULTS = Config(
+    model="dcgan",
+    dataset="mnist",
+    workdir="runs/wgan_gp",
+    loss="wgan_gp",
+    gradient_penalty=10.0,
+    d_steps=5,
+    lr=1e-4,
+    b1=0.0,
+    b2=0.9,
+    dropout=0.0,
+    d_batchnorm=False,
+    batch_size=64,
+    steps=1500,
+)
+
+
+def main(argv=None) -> int:
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
