@@ -58,10 +58,15 @@ def main(argv=None) -> None:
     generator = load_generator(args.workdir, args.step)
     dataset, step = generator.config.dataset, generator.step
     what = f"{args.num_samples} samples of {args.workdir} at step {step}"
-    fakes = generator.generate(args.num_samples, args.seed)
+    fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=args.feature_network)
     reference_split = "test"
   report = sample_quality.evaluate(fakes, reference, args.feature_network, seed=args.seed)
+  if not args.real_floor and generator.config.num_classes:
+    from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
+
+    report["label_accuracy_mnist"] = sample_quality.label_accuracy(
+        fakes, default_labels(generator.config, len(fakes)))
   report.update(dataset=dataset, reference_split=reference_split, step=step,
                 seconds=round(time.perf_counter() - start, 1), evaluated=what)
   print(f"{what} vs {dataset} {reference_split} ({report['num_reference']} images)")

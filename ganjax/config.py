@@ -19,6 +19,7 @@ LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 MODELS = ("dcgan", "mlp")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+CONDITIONINGS = ("concat", "projection")
 LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical")
 
 
@@ -36,6 +37,8 @@ class Config:
   g_batchnorm: bool = True
   d_batchnorm: bool = False
   spectral_norm: bool = False  # of every D layer (Miyato et al. 2018)
+  num_classes: int = 0  # >0: class-conditional G and D (Mirza & Osindero 2014); 0: unconditional
+  d_conditioning: str = "concat"  # how D sees the label: one-hot maps or a projection
   # Loss, regularisers and tricks (0 switches a weight or size off)
   loss: str = "non_saturating"
   real_label: float = 1.0  # one-sided label smoothing below 1 (Salimans et al. 2016)
@@ -95,7 +98,8 @@ class Config:
 # Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "g_batchnorm", "d_batchnorm",
-                       "spectral_norm", "replay_size", "g_optimizer", "d_optimizer")
+                       "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
+                       "d_conditioning")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -115,7 +119,8 @@ def architecture_differences(saved: dict, config: Config) -> list[str]:
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
   choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS,
-             "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES}
+             "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
+             "d_conditioning": CONDITIONINGS}
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       raise UsageError(f"--{name}={getattr(config, name)} is not one of {', '.join(allowed)}.")
@@ -145,7 +150,7 @@ def validate(config: Config) -> Config:
 def _validate_tricks(config: Config) -> None:
   """Ranges of the regularisers and schedules, and the combinations that make no sense."""
   non_negative = ("gradient_penalty", "r1_penalty", "clip_weights", "d_l2", "d_weight_decay",
-                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps")
+                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps", "num_classes")
   for name in non_negative:
     if not getattr(config, name) >= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
@@ -165,6 +170,9 @@ def _validate_tricks(config: Config) -> None:
   if config.gradient_penalty and config.d_batchnorm:
     raise UsageError("The gradient penalty is per example and BatchNorm mixes examples: use "
                      "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4).")
+  if config.replay_size and config.num_classes:
+    raise UsageError("--replay_size does not combine with a conditional model (--num_classes) yet: the buffer "
+                     "keeps no labels.")
   if config.replay_size and not 0.0 < config.replay_share < 1.0:
     raise UsageError(f"--replay_share={config.replay_share} must be in (0, 1) when --replay_size is on.")
   if not 0.0 <= config.ema_decay < 1.0:

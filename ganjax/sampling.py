@@ -15,19 +15,26 @@ from ganjax.models import build_gan
 
 
 def make_sampler(config: Config, channels: int) -> Callable:
-  """jitted (g_params, g_batch_stats, z [N, latent]) -> images [N, H, W, C] in [-1, 1]."""
+  """jitted (g_params, g_batch_stats, z [N, latent], labels [N] or None) -> images [N, H, W, C] in [-1, 1]."""
   generator, _ = build_gan(config, channels, axis_name=None)
 
   @jax.jit
-  def sample(g_params, g_batch_stats, z):
-    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False)
+  def sample(g_params, g_batch_stats, z, labels=None):
+    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False, labels=labels)
 
   return sample
 
 
-def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: int = 500) -> np.ndarray:
+def default_labels(config: Config, num: int) -> np.ndarray | None:
+  """Labels 0, 1, ..., classes-1, 0, 1, ... for a conditional model (balanced); None otherwise."""
+  return np.arange(num, dtype=np.int32) % config.num_classes if config.num_classes else None
+
+
+def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: int = 500,
+         labels: np.ndarray | None = None) -> np.ndarray:
   """`sample` over z [N, latent] in chunks of `batch_size`: float32 [N, H, W, C] on the host."""
-  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size]))
+  chunk = lambda a, i: None if a is None else a[i:i + batch_size]  # noqa: E731
+  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size], chunk(labels, i)))
                          for i in range(0, z.shape[0], batch_size)])
 
 
@@ -39,12 +46,22 @@ class TrainedGenerator:
   g_batch_stats: dict
   image_shape: tuple[int, int, int]
 
-  def generate(self, num: int, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-    """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size."""
+  def generate(self, num: int, seed: int = 0, batch_size: int = 500,
+               labels: np.ndarray | None = None) -> np.ndarray:
+    """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size.
+
+    A conditional model draws `labels` [num] (default: every class in turn).
+    """
+    if self.config.num_classes:
+      labels = default_labels(self.config, num) if labels is None else np.asarray(labels, np.int32)
+      if labels.shape != (num,) or labels.min() < 0 or labels.max() >= self.config.num_classes:
+        raise UsageError(f"Labels must be {num} integers in [0, {self.config.num_classes}).")
+    elif labels is not None:
+      raise UsageError("This model is unconditional (trained without --num_classes); it takes no labels.")
     sample = make_sampler(self.config, self.image_shape[-1])
     key = rng.stream(jax.random.key(seed), "samples")
     z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
-    return draw(sample, self.g_params, self.g_batch_stats, z, batch_size)
+    return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels)
 
 
 def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:

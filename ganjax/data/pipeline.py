@@ -79,8 +79,10 @@ def to_model_range(images: np.ndarray) -> np.ndarray:
 class ImageSource:
   """The images (and labels, where the dataset has them) of one split of a TFDS dataset."""
 
-  def __init__(self, records: Sequence, image_key: str = "image", label_key: str | None = "label"):
+  def __init__(self, records: Sequence, image_key: str = "image", label_key: str | None = "label",
+               num_classes: int | None = None):
     self.records = records
+    self.num_classes = num_classes  # from the dataset's metadata, where it says
     self.image_key = image_key
     self.label_key = label_key
     first = records[0]
@@ -136,7 +138,9 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None)
     except Exception as e:  # TFDS raises many types for "could not fetch"
       raise UsageError(f"TFDS could not prepare {dataset} in {data_dir} ({type(e).__name__}); "
                        "download it there first or use --dataset=mnist.") from e
-  return ImageSource(builder.as_data_source(split=split))
+  features = builder.info.features
+  label = features["label"] if "label" in features.keys() else None
+  return ImageSource(builder.as_data_source(split=split), num_classes=getattr(label, "num_classes", None))
 
 
 class Batches:

@@ -65,3 +65,10 @@ def evaluate(fake_images: np.ndarray, real_features: np.ndarray, network: str = 
       "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, n, len(real_features)),
       "feature_network": FEATURE_NETWORKS[network],
   }
+
+
+def label_accuracy(fake_images: np.ndarray, labels: np.ndarray) -> float:
+  """Share of a conditional model's fakes [N, 28, 28, 1] that the MNIST classifier assigns
+  to the label they were drawn for."""
+  _, probabilities = mnist_features.features_and_probabilities(fake_images)
+  return float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(labels)))

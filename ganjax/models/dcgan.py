@@ -6,7 +6,8 @@ Discriminator: Conv w 5x5/2, LeakyReLU, Dropout, Conv 2w 5x5/2, [BN], LeakyReLU,
 Dense 1 (logits).
 
 Options: BatchNorm off in G (`batchnorm=False`), on in D (Radford et al. put it on every D
-layer but the first), spectral normalisation of every D layer (Miyato et al. 2018).
+layer but the first), spectral normalisation of every D layer (Miyato et al. 2018), and
+class conditioning (`num_classes`; D by concatenation or projection).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ganjax.models.layers import Dropout, SubPixelConvTranspose, normalized
+from ganjax.models.layers import Dropout, SubPixelConvTranspose, label_channels, label_input, normalized, projection
 
 INITIALIZERS: dict[str, Callable] = {
     "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
@@ -35,12 +36,14 @@ class Generator(nn.Module):
   leak: float = 0.2
   init_scheme: str = "dcgan"
   batchnorm: bool = True
+  num_classes: int = 0  # >0: conditional on labels [N] (a learned embedding joins z)
   # Averages batch statistics over this pmap axis, so BatchNorm sees the global batch.
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
+    z = label_input(z, labels, self.num_classes)
 
     def norm(x):
       if not self.batchnorm:
@@ -67,11 +70,15 @@ class Discriminator(nn.Module):
   init_scheme: str = "dcgan"
   batchnorm: bool = False
   spectral_norm: bool = False
+  num_classes: int = 0  # >0: conditional on labels [N]
+  conditioning: str = "concat"  # one-hot label maps as input channels, or "projection"
   axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
+    if self.num_classes and self.conditioning == "concat":
+      x = label_channels(x, labels, self.num_classes)
     for i, features in enumerate((self.width, 2 * self.width)):
       normalised = self.batchnorm and i > 0
       conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit)
@@ -79,5 +86,8 @@ class Discriminator(nn.Module):
       if normalised:
         x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
       x = Dropout(self.dropout, self.axis_name)(nn.leaky_relu(x, self.leak), deterministic=not train)
-    head = nn.Dense(1, kernel_init=kinit)
-    return normalized(head, self.spectral_norm, x.reshape(x.shape[0], -1), train)[:, 0]
+    features = x.reshape(x.shape[0], -1)
+    logits = normalized(nn.Dense(1, kernel_init=kinit), self.spectral_norm, features, train)[:, 0]
+    if self.num_classes and self.conditioning == "projection":
+      logits = logits + projection(features, labels, self.num_classes)
+    return logits

@@ -100,3 +100,34 @@ def normalized(layer: nn.Module, spectral_norm: bool, x: jax.Array, train: bool)
   if spectral_norm:
     return nn.SpectralNorm(layer)(x, update_stats=train)
   return layer(x)
+
+
+def label_input(z: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
+  """G's input: z, joined by a learned embedding of the labels when conditional.
+
+  Mirza & Osindero 2014 feed the label into G's first layer beside z; an embedding of
+  `num_classes` dimensions is a learned one-hot.
+  """
+  if not num_classes:
+    return z
+  if labels is None:
+    raise ValueError("a conditional generator needs labels")
+  embedding = nn.Embed(num_classes, num_classes, name="label_embedding")(labels)
+  return jnp.concatenate([z, embedding.astype(z.dtype)], axis=-1)
+
+
+def label_channels(x: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
+  """Images [N, H, W, C] with the one-hot label appended as constant maps: [N, H, W, C + classes]."""
+  if labels is None:
+    raise ValueError("a conditional discriminator needs labels")
+  maps = jnp.broadcast_to(jax.nn.one_hot(labels, num_classes, dtype=x.dtype)[:, None, None, :],
+                          (*x.shape[:-1], num_classes))
+  return jnp.concatenate([x, maps], axis=-1)
+
+
+def projection(features: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
+  """Miyato & Koyama 2018, eq. 3: the inner product of a class embedding with D's features, [N]."""
+  if labels is None:
+    raise ValueError("a conditional discriminator needs labels")
+  embedding = nn.Embed(num_classes, features.shape[-1], name="label_projection")(labels)
+  return jnp.sum(embedding * features, axis=-1)

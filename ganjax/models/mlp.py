@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ganjax.models.dcgan import INITIALIZERS
-from ganjax.models.layers import Dropout, normalized
+from ganjax.models.layers import Dropout, label_channels, label_input, normalized, projection
 
 
 class Generator(nn.Module):
@@ -24,12 +24,13 @@ class Generator(nn.Module):
   leak: float = 0.2
   init_scheme: str = "glorot"
   batchnorm: bool = True
+  num_classes: int = 0
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
-    x = z
+    x = label_input(z, labels, self.num_classes)
     for i, features in enumerate((4 * self.width, 8 * self.width, 16 * self.width)):
       normalised = self.batchnorm and i > 0
       # BatchNorm subtracts the mean: a bias before it would only collect rounding noise.
@@ -50,11 +51,15 @@ class Discriminator(nn.Module):
   init_scheme: str = "glorot"
   batchnorm: bool = False
   spectral_norm: bool = False
+  num_classes: int = 0
+  conditioning: str = "concat"
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
     kinit = INITIALIZERS[self.init_scheme]
+    if self.num_classes and self.conditioning == "concat":
+      x = label_channels(x, labels, self.num_classes)
     x = x.reshape(x.shape[0], -1)
     for i, features in enumerate((8 * self.width, 4 * self.width)):
       normalised = self.batchnorm and i > 0
@@ -62,4 +67,7 @@ class Discriminator(nn.Module):
       if normalised:
         x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
       x = Dropout(self.dropout, self.axis_name)(nn.leaky_relu(x, self.leak), deterministic=not train)
-    return normalized(nn.Dense(1, kernel_init=kinit), self.spectral_norm, x, train)[:, 0]
+    logits = normalized(nn.Dense(1, kernel_init=kinit), self.spectral_norm, x, train)[:, 0]
+    if self.num_classes and self.conditioning == "projection":
+      logits = logits + projection(x, labels, self.num_classes)
+    return logits

@@ -18,7 +18,7 @@ from ganjax import checkpoint, jsonl, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import default_data_dir
 from ganjax.metrics import sample_quality
-from ganjax.sampling import draw, make_sampler
+from ganjax.sampling import default_labels, draw, make_sampler
 from ganjax.train.state import GANState
 
 BEST_METRIC = "fid_mnist"
@@ -52,9 +52,12 @@ class PeriodicEvaluator:
                                       item_names=("state", "data", "config"))
 
   def __call__(self, state: GANState, step: int) -> dict:
-    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise)
+    labels = default_labels(self.config, len(self.noise))
+    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise, labels=labels)
     report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
                                      kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
+    if labels is not None:
+      report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, labels)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
     with open(self.path, "a") as f:
       f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],

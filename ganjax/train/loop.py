@@ -21,14 +21,14 @@ from ganjax import checkpoint, images, jsonl, plots, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
-from ganjax.models import build_gan, check_image_shape
-from ganjax.sampling import make_sampler
+from ganjax.models import build_gan, check_image_shape, check_labels
+from ganjax.sampling import default_labels, make_sampler
 from ganjax.train import evaluation
 from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
 
-GRID_SIZE = 64  # 8x8 sample grid, same noise every time
+GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
 
 
 class TrainingDiverged(UsageError):
@@ -46,9 +46,14 @@ def ensure_writable(workdir: str) -> None:
     raise UsageError(f"Cannot write to --workdir={workdir} ({e.strerror}); choose a writable directory.") from e
 
 
+def grid_columns(config: Config) -> int:
+  """8 columns; a conditional model gets one column per class."""
+  return config.num_classes or 8
+
+
 def grid_noise(config: Config) -> jax.Array:
   key = rng.stream(jax.random.key(config.seed), "sample_grid")
-  return jax.random.normal(key, (GRID_SIZE, config.latent_dim))
+  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.latent_dim))
 
 
 def replicate(tree, devices):
@@ -146,6 +151,7 @@ def _train(config: Config) -> GANState:
   # Data and model
   source = load_source(config.dataset, "train", config.data_dir or None)
   check_image_shape(config, source.image_shape)
+  check_labels(config, source)
   generator, discriminator = build_gan(config, source.image_shape[-1], axis_name="data")
   seed_key = jax.random.key(config.seed)
   state = create_state(config, generator, discriminator, source.image_shape, seed_key)
@@ -164,13 +170,14 @@ def _train(config: Config) -> GANState:
                           axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
   sample = make_sampler(config, source.image_shape[-1])
   noise = grid_noise(config)
+  grid_labels = default_labels(config, len(noise))  # column c shows class c
   samples_dir = os.path.join(workdir, "samples")
   os.makedirs(samples_dir, exist_ok=True)
 
   def write_grid(host_state: GANState, at_step: int) -> None:
-    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise)
+    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, grid_labels)
     images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
-                    images.grid(images.to_uint8(jax.device_get(fakes)), columns=8))
+                    images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
 
   data_position = {"seed": config.seed, "image_shape": list(source.image_shape)}
 

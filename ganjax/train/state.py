@@ -60,9 +60,10 @@ def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
   """Initial state; `image_shape` is one image's [H, W, C]."""
   init_key = rng.stream(seed_key, "init")
   z = jnp.zeros((1, config.latent_dim), jnp.float32)
-  g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False)
+  labels = jnp.zeros((1,), jnp.int32) if config.num_classes else None
+  g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
   x = jnp.zeros((1, *image_shape), jnp.float32)
-  d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False)
+  d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
   g_tx, d_tx = player_optimizers(config)
   return GANState(
       step=jnp.zeros((), jnp.int32),

@@ -47,15 +47,16 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   g_schedule, d_schedule = player_schedules(config)
   noise_anneal_steps = config.instance_noise_steps or config.steps
 
-  def generate(g_params, g_batch_stats, z):
+  def generate(g_params, g_batch_stats, z, labels):
     fake, updates = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=True,
-                                    mutable=["batch_stats"])
+                                    labels=labels, mutable=["batch_stats"])
     return fake, updates.get("batch_stats", g_batch_stats)
 
-  def discriminate(d_params, d_batch_stats, images, key):
+  def discriminate(d_params, d_batch_stats, images, labels, key):
     """D's outputs [N] in training mode, and its batch_stats after this pass."""
     logits, updates = discriminator.apply({"params": d_params, "batch_stats": d_batch_stats}, images,
-                                          train=True, rngs={"dropout": key}, mutable=["batch_stats"])
+                                          train=True, labels=labels, rngs={"dropout": key},
+                                          mutable=["batch_stats"])
     return logits, updates.get("batch_stats", d_batch_stats)
 
   def noisy(images, step, key):
@@ -82,21 +83,23 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     global_fresh = global_batch - jnp.floor(global_batch * config.replay_share)
     return jnp.sum(jnp.where(replaced, 0.0, terms)) * devices / global_fresh
 
-  def d_objective(d_params, d_batch_stats, real, fake, replaced, step, key):
+  def d_objective(d_params, d_batch_stats, real, fake, labels, replaced, step, key):
     """D's loss (adversarial + penalties) and, from the same pass, G's loss on the fresh fakes.
 
     The rows of `fake` where `replaced` is true (None: no replay) come from the replay
-    buffer: constants that D sees and G's loss leaves out.
+    buffer: constants that D sees and G's loss leaves out. A conditional model's fakes were
+    drawn for the reals' `labels` (None when unconditional): D sees the same class mix in
+    both, and the gradient penalty interpolates within a class.
     """
     real_logits, stats = discriminate(d_params, d_batch_stats, noisy(real, step, rng.stream(key, "noise_real")),
-                                      rng.stream(key, "dropout_real"))
+                                      labels, rng.stream(key, "dropout_real"))
     fake_logits, stats = discriminate(d_params, stats, noisy(fake, step, rng.stream(key, "noise_fake")),
-                                      rng.stream(key, "dropout_fake"))
+                                      labels, rng.stream(key, "dropout_fake"))
     d_adversarial = loss.d_loss(real_logits, fake_logits)
     penalties = {}
 
     def critic(images):  # for the input-gradient penalties; its batch_stats updates are dropped
-      return discriminate(d_params, stats, images, rng.stream(key, "dropout_penalty"))[0]
+      return discriminate(d_params, stats, images, labels, rng.stream(key, "dropout_penalty"))[0]
 
     if config.gradient_penalty:
       alpha = jax.vmap(lambda k: jax.random.uniform(k))(rng.example_keys(rng.stream(key, "gp_alpha"),
@@ -139,15 +142,15 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
                          g_ema_params=ema)
 
-  def simultaneous_update(state, real, key):
+  def simultaneous_update(state, real, labels, key):
     """One D and one G update from one G forward pass and one D pass on the fakes."""
     z = latents(key, real.shape[0])
-    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z), state.g_params,
+    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z, labels), state.g_params,
                                          has_aux=True)
 
     def both_losses(d_params, fake):
       d_fake, replaced = mix_replay(state, fake, key)  # replayed rows carry no gradient to G
-      return d_objective(d_params, state.d_batch_stats, real, d_fake, replaced, state.step, key)
+      return d_objective(d_params, state.d_batch_stats, real, d_fake, labels, replaced, state.step, key)
 
     (d_total, g_loss), d_vjp, (d_batch_stats, aux) = jax.vjp(both_losses, state.d_params, fake, has_aux=True)
     one, zero = jnp.ones_like(d_total), jnp.zeros_like(g_loss)
@@ -159,14 +162,15 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     state = apply_g_update(state, g_grads, g_batch_stats)
     return state, {**aux, "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads)}
 
-  def d_update(state, real, key):
+  def d_update(state, real, labels, key):
     """One D update on `real` and fresh fakes from the current G (G's statistics untouched)."""
-    fake, _ = generate(state.g_params, state.g_batch_stats, latents(key, real.shape[0]))
+    fake, _ = generate(state.g_params, state.g_batch_stats, latents(key, real.shape[0]), labels)
     fake = jax.lax.stop_gradient(fake)
     d_fake, replaced = mix_replay(state, fake, key)
 
     def d_total(d_params):
-      (total, _), (stats, aux) = d_objective(d_params, state.d_batch_stats, real, d_fake, replaced, state.step, key)
+      (total, _), (stats, aux) = d_objective(d_params, state.d_batch_stats, real, d_fake, labels, replaced,
+                                             state.step, key)
       return total, (stats, aux)
 
     d_grads, (d_batch_stats, aux) = jax.grad(d_total, has_aux=True)(state.d_params)
@@ -174,20 +178,21 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     aux = {k: v for k, v in aux.items() if k != "g_loss"}
     return apply_d_update(state, d_grads, d_batch_stats, fake), {**aux, "d_grad_norm": optax.tree.norm(d_grads)}
 
-  def alternating_update(state, reals, key):
+  def alternating_update(state, reals, labels, key):
     def one_d_update(state, xs):
-      real, i = xs
-      return d_update(state, real, jax.random.fold_in(key, i))
+      real, real_labels, i = xs
+      return d_update(state, real, real_labels, jax.random.fold_in(key, i))
 
-    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, jnp.arange(config.d_steps)))
+    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, labels, jnp.arange(config.d_steps)))
+    g_labels = None if labels is None else labels[-1]
     d_metrics = jax.tree.map(jnp.mean, d_metrics)
     g_key = rng.stream(key, "generator_update")
     z = latents(g_key, reals.shape[1])
 
     def g_objective(g_params):
-      fake, g_batch_stats = generate(g_params, state.g_batch_stats, z)
+      fake, g_batch_stats = generate(g_params, state.g_batch_stats, z, g_labels)
       fake_logits, _ = discriminate(state.d_params, state.d_batch_stats,
-                                    noisy(fake, state.step, rng.stream(g_key, "noise_fake")),
+                                    noisy(fake, state.step, rng.stream(g_key, "noise_fake")), g_labels,
                                     rng.stream(g_key, "dropout_fake"))
       return loss.g_loss(fake_logits), g_batch_stats
 
@@ -197,14 +202,17 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     return state, {**d_metrics, "g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads)}
 
   def train_step(state: GANState, batch: Batch, seed_key: jax.Array) -> tuple[GANState, Metrics]:
-    """batch['image']: [d_steps * b, H, W, C] in [-1, 1]; seed_key: the run's key, same every step."""
+    """batch['image']: [d_steps * b, H, W, C] in [-1, 1] (and 'label' [d_steps * b] for a
+    conditional model); seed_key: the run's key, same every step."""
     key = rng.step_key(seed_key, state.step)
     images = batch["image"]
-    reals = images.reshape(config.d_steps, images.shape[0] // config.d_steps, *images.shape[1:])
+    local_batch = images.shape[0] // config.d_steps
+    reals = images.reshape(config.d_steps, local_batch, *images.shape[1:])
+    labels = batch["label"].reshape(config.d_steps, local_batch) if config.num_classes else None
     if config.d_steps == 1:
-      new_state, metrics = simultaneous_update(state, reals[0], key)
+      new_state, metrics = simultaneous_update(state, reals[0], None if labels is None else labels[0], key)
     else:
-      new_state, metrics = alternating_update(state, reals, key)
+      new_state, metrics = alternating_update(state, reals, labels, key)
     new_state = new_state.replace(step=state.step + 1)
     metrics.update(g_param_norm=optax.tree.norm(new_state.g_params),
                    d_param_norm=optax.tree.norm(new_state.d_params),
