@@ -44,7 +44,7 @@ def measure_ganjax(batch: int, steps: int) -> None:
 
   config = Config(batch_size=batch)
   devices = jax.local_devices()
-  generator, discriminator = build_gan(config, channels=1, axis_name="data")
+  generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name="data")
   key = jax.random.key(0)
   state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), devices)
   p_step = jax.pmap(make_train_step(config, generator, discriminator), axis_name="data",

@@ -68,6 +68,7 @@ class Config:
   min_lr_ratio: float = 0.1
   # Data
   dataset: str = "mnist"
+  image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
   data_dir: str = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
   batch_size: int = 64  # global, over all devices
   # Run
@@ -97,7 +98,7 @@ class Config:
 
 # Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
 # loadable for sampling, by a config that agrees on all of them.
-ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "g_batchnorm", "d_batchnorm",
+ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
                        "d_conditioning")
 
@@ -150,7 +151,8 @@ def validate(config: Config) -> Config:
 def _validate_tricks(config: Config) -> None:
   """Ranges of the regularisers and schedules, and the combinations that make no sense."""
   non_negative = ("gradient_penalty", "r1_penalty", "clip_weights", "d_l2", "d_weight_decay",
-                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps", "num_classes")
+                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps", "num_classes",
+                  "image_size")
   for name in non_negative:
     if not getattr(config, name) >= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")

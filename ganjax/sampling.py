@@ -14,9 +14,9 @@ from ganjax.errors import UsageError
 from ganjax.models import build_gan
 
 
-def make_sampler(config: Config, channels: int) -> Callable:
+def make_sampler(config: Config, image_shape: tuple[int, int, int]) -> Callable:
   """jitted (g_params, g_batch_stats, z [N, latent], labels [N] or None) -> images [N, H, W, C] in [-1, 1]."""
-  generator, _ = build_gan(config, channels, axis_name=None)
+  generator, _ = build_gan(config, image_shape, axis_name=None)
 
   @jax.jit
   def sample(g_params, g_batch_stats, z, labels=None):
@@ -58,7 +58,7 @@ class TrainedGenerator:
         raise UsageError(f"Labels must be {num} integers in [0, {self.config.num_classes}).")
     elif labels is not None:
       raise UsageError("This model is unconditional (trained without --num_classes); it takes no labels.")
-    sample = make_sampler(self.config, self.image_shape[-1])
+    sample = make_sampler(self.config, self.image_shape)
     key = rng.stream(jax.random.key(seed), "samples")
     z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
     return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels)

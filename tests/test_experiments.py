@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 
+import numpy as np
 import pytest
 
 TINY = ["--width=4", "--latent_dim=8", "--batch_size=8", "--eval_every=0", "--log_every=1", "--sample_every=100",
@@ -69,3 +70,20 @@ def test_cgan_on_fashion_mnist_reads_the_real_tfds_dataset(tmp_path):
     status = cgan.main(TINY + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={tmp_path / 'run'}",
                                "--dataset=fashion_mnist", "--steps=1"])
   assert status == 0
+
+
+@pytest.mark.parametrize("dataset, size_flag, shape", [("cifar10", [], (32, 32, 3)),
+                                                       ("celeb_a", ["--image_size=64"], (64, 64, 3))])
+def test_dcgan_on_larger_color_datasets(dataset, size_flag, shape, tmp_path):
+  import tensorflow_datasets as tfds
+  from PIL import Image
+
+  from experiments import dcgan
+
+  workdir = tmp_path / "run"
+  with tfds.testing.mock_data(num_examples=32):
+    status = dcgan.main(TINY + size_flag + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={workdir}",
+                                            f"--dataset={dataset}", "--steps=1"])
+  assert status == 0
+  grid = np.asarray(Image.open(workdir / "samples" / "grid_000001.png"))
+  assert grid.shape == (8 * (shape[0] + 2) + 2, 8 * (shape[1] + 2) + 2, 3)

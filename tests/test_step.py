@@ -17,7 +17,7 @@ BATCH = 16
 
 
 def setup(axis_name):
-  generator, discriminator = build_gan(CONFIG, channels=1, axis_name=axis_name)
+  generator, discriminator = build_gan(CONFIG, image_shape=(28, 28, 1), axis_name=axis_name)
   state = create_state(CONFIG, generator, discriminator, (28, 28, 1), jax.random.key(0))
   return state, make_train_step(CONFIG, generator, discriminator, axis_name=axis_name)
 

@@ -18,7 +18,7 @@ LOCAL = 8
 
 
 def setup(config, axis_name=None):
-  generator, discriminator = build_gan(config, channels=1, axis_name=axis_name)
+  generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name=axis_name)
   state = create_state(config, generator, discriminator, (28, 28, 1), jax.random.key(0))
   return state, make_train_step(config, generator, discriminator, axis_name=axis_name)
 

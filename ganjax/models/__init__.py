@@ -9,17 +9,15 @@ from ganjax.errors import UsageError
 from ganjax.models import dcgan, mlp
 
 
-# Image sizes [H, W] each model family generates.
-OUTPUT_SIZES = {"dcgan": (28, 28), "mlp": (28, 28)}
+DCGAN_SIZES = (28, 32, 64, 128)
 
 
 def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
-  """Raises UsageError when the dataset's images are not the size the model generates."""
-  size = OUTPUT_SIZES[config.model]
-  if tuple(image_shape[:2]) != size:
-    raise UsageError(f"--model={config.model} generates {size[0]}x{size[1]} images but --dataset={config.dataset} "
-                     f"has {image_shape[0]}x{image_shape[1]}; pick a {size[0]}x{size[1]} dataset such as "
-                     "mnist or fashion_mnist.")
+  """Raises UsageError when the model cannot generate the dataset's image size."""
+  h, w = image_shape[:2]
+  if config.model == "dcgan" and not (h == w and h in DCGAN_SIZES):
+    raise UsageError(f"--model=dcgan generates square images of {', '.join(map(str, DCGAN_SIZES))} pixels but "
+                     f"--dataset={config.dataset} has {h}x{w}; resize the data or use --model=mlp.")
 
 
 def check_labels(config: Config, source) -> None:
@@ -34,19 +32,17 @@ def check_labels(config: Config, source) -> None:
                      f"{config.num_classes}; pass --num_classes={source.num_classes}.")
 
 
-def build_gan(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
-  """(generator, discriminator) for `config.model`, producing `channels`-channel images."""
+def build_gan(config: Config, image_shape: tuple[int, int, int],
+              axis_name: str | None) -> tuple[nn.Module, nn.Module]:
+  """(generator, discriminator) for `config.model`, generating images of `image_shape` [H, W, C]."""
   d_options = dict(width=config.width, leak=config.leak, dropout=config.dropout, init_scheme=config.init,
                    batchnorm=config.d_batchnorm, spectral_norm=config.spectral_norm, num_classes=config.num_classes,
                    conditioning=config.d_conditioning, axis_name=axis_name)
+  g_options = dict(width=config.width, leak=config.leak, init_scheme=config.init, batchnorm=config.g_batchnorm,
+                   num_classes=config.num_classes, axis_name=axis_name)
   if config.model == "dcgan":
-    g = dcgan.Generator(width=config.width, channels=channels, leak=config.leak, init_scheme=config.init,
-                        batchnorm=config.g_batchnorm, num_classes=config.num_classes, axis_name=axis_name)
+    g = dcgan.Generator(channels=image_shape[-1], image_size=image_shape[0], **g_options)
     return g, dcgan.Discriminator(**d_options)
   if config.model == "mlp":
-    height, width = OUTPUT_SIZES["mlp"]
-    g = mlp.Generator(image_shape=(height, width, channels), width=config.width, leak=config.leak,
-                      init_scheme=config.init, batchnorm=config.g_batchnorm, num_classes=config.num_classes,
-                      axis_name=axis_name)
-    return g, mlp.Discriminator(**d_options)
+    return mlp.Generator(image_shape=tuple(image_shape), **g_options), mlp.Discriminator(**d_options)
   raise ValueError(f"unknown model {config.model}")

@@ -1,9 +1,12 @@
-"""The DCGAN of the TensorFlow tutorial (Radford et al. 2015 layout) for 28x28 images.
+"""The DCGAN of the TensorFlow tutorial for 28x28 images, and Radford et al.'s for 32x32 up.
 
 Generator: Dense -> 7x7x(4w), BN, LeakyReLU, ConvT 2w 5x5/1, BN, LeakyReLU,
 ConvT w 5x5/2, BN, LeakyReLU, ConvT C 5x5/2, tanh  (w = width, 64 by default).
 Discriminator: Conv w 5x5/2, LeakyReLU, Dropout, Conv 2w 5x5/2, [BN], LeakyReLU, Dropout,
 Dense 1 (logits).
+
+Larger images (32x32 CIFAR-10, 64x64 CelebA, ...): G starts at 4x4x8w and doubles the size
+while halving the channels; D halves the size with stride-2 convs w, 2w, 4w, ... to 4x4.
 
 Options: BatchNorm off in G (`batchnorm=False`), on in D (Radford et al. put it on every D
 layer but the first), spectral normalisation of every D layer (Miyato et al. 2018), and
@@ -17,6 +20,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ganjax.models.layers import Dropout, SubPixelConvTranspose, label_channels, label_input, normalized, projection
 
@@ -28,11 +32,32 @@ INITIALIZERS: dict[str, Callable] = {
 }
 
 
+def upsampling_plan(image_size: int, width: int) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+  """(start size, start channels, ((channels, stride) of each hidden transposed conv)).
+
+  28: the tutorial's 7x7x4w, then 2w stride 1, w stride 2 (the output conv doubles again).
+  32, 64, ...: Radford et al.'s 4x4x8w start, halving the channels at each doubling.
+  """
+  if image_size == 28:
+    return 7, 4 * width, ((2 * width, 1), (width, 2))
+  doublings = int(np.log2(image_size // 4))
+  channels = [8 * width // 2 ** i for i in range(doublings)]
+  return 4, channels[0], tuple((c, 2) for c in channels[1:])
+
+
+def downsampling_channels(image_size: int, width: int) -> tuple[int, ...]:
+  """D's stride-2 convs: w, 2w for 28x28 (the tutorial); w, 2w, 4w, ... down to 4x4 otherwise."""
+  if image_size == 28:
+    return (width, 2 * width)
+  return tuple(width * 2 ** i for i in range(int(np.log2(image_size // 4))))
+
+
 class Generator(nn.Module):
-  """z [N, latent] -> images [N, 28, 28, channels] in [-1, 1]."""
+  """z [N, latent] -> images [N, image_size, image_size, channels] in [-1, 1]."""
 
   width: int = 64
   channels: int = 1
+  image_size: int = 28  # 28, or a power of two from 8 up
   leak: float = 0.2
   init_scheme: str = "dcgan"
   batchnorm: bool = True
@@ -50,10 +75,11 @@ class Generator(nn.Module):
         return x
       return nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
 
+    start, start_channels, hidden = upsampling_plan(self.image_size, self.width)
     # Without BatchNorm the layers before it need their biases back.
-    x = nn.Dense(7 * 7 * 4 * self.width, use_bias=not self.batchnorm, kernel_init=kinit)(z)
-    x = nn.leaky_relu(norm(x), self.leak).reshape(z.shape[0], 7, 7, 4 * self.width)
-    for features, stride in ((2 * self.width, 1), (self.width, 2)):
+    x = nn.Dense(start * start * start_channels, use_bias=not self.batchnorm, kernel_init=kinit)(z)
+    x = nn.leaky_relu(norm(x), self.leak).reshape(z.shape[0], start, start, start_channels)
+    for features, stride in hidden:
       x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm,
                                 kernel_init=kinit)(x)
       x = nn.leaky_relu(norm(x), self.leak)
@@ -62,7 +88,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-  """images [N, 28, 28, C] in [-1, 1] -> logits [N]."""
+  """images [N, S, S, C] in [-1, 1] (S = 28 or a power of two) -> logits [N]."""
 
   width: int = 64
   leak: float = 0.2
@@ -79,7 +105,7 @@ class Discriminator(nn.Module):
     kinit = INITIALIZERS[self.init_scheme]
     if self.num_classes and self.conditioning == "concat":
       x = label_channels(x, labels, self.num_classes)
-    for i, features in enumerate((self.width, 2 * self.width)):
+    for i, features in enumerate(downsampling_channels(x.shape[1], self.width)):
       normalised = self.batchnorm and i > 0
       conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit)
       x = normalized(conv, self.spectral_norm, x, train)

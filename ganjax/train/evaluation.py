@@ -38,7 +38,7 @@ class PeriodicEvaluator:
 
   def __init__(self, config: Config, image_shape: tuple[int, int, int], data_position: dict, start_step: int):
     self.config = config
-    self.sample = make_sampler(config, image_shape[-1])
+    self.sample = make_sampler(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
     self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
     self.reference = sample_quality.reference_features(config.dataset, REFERENCE_SPLIT,

@@ -149,10 +149,10 @@ def _train(config: Config) -> GANState:
                    microbatches=config.d_steps)
 
   # Data and model
-  source = load_source(config.dataset, "train", config.data_dir or None)
+  source = load_source(config.dataset, "train", config.data_dir or None, config.image_size or None)
   check_image_shape(config, source.image_shape)
   check_labels(config, source)
-  generator, discriminator = build_gan(config, source.image_shape[-1], axis_name="data")
+  generator, discriminator = build_gan(config, source.image_shape, axis_name="data")
   seed_key = jax.random.key(config.seed)
   state = create_state(config, generator, discriminator, source.image_shape, seed_key)
 
@@ -168,7 +168,7 @@ def _train(config: Config) -> GANState:
 
   p_train_step = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data"),
                           axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
-  sample = make_sampler(config, source.image_shape[-1])
+  sample = make_sampler(config, source.image_shape)
   noise = grid_noise(config)
   grid_labels = default_labels(config, len(noise))  # column c shows class c
   samples_dir = os.path.join(workdir, "samples")
