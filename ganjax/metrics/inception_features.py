@@ -49,7 +49,11 @@ def _from_torch_layout(array: np.ndarray) -> np.ndarray:
   return np.transpose(array, (2, 3, 1, 0)) if array.ndim == 4 else array.T
 
 
-def variables_from_state_dict(state_dict: dict[str, np.ndarray], source: str = "the weights file") -> dict:
+def _torch_shape(flax_shape: tuple[int, ...]) -> tuple[int, ...]:
+  return (flax_shape[3], flax_shape[2], flax_shape[0], flax_shape[1]) if len(flax_shape) == 4 else flax_shape[::-1]
+
+
+def variables_from_state_dict(state_dict: dict[str, np.ndarray], source: str = "The state dict") -> dict:
   """pytorch-fid's state dict {name: array} -> Flax {'params', 'batch_stats'} of `FIDInceptionV3`."""
   template = jax.eval_shape(inception.init_variables, jax.random.key(0))
   flat = {}
@@ -59,11 +63,11 @@ def variables_from_state_dict(state_dict: dict[str, np.ndarray], source: str = "
     if name not in state_dict:
       raise UsageError(f"{source} lacks the tensor {name}: it is not pytorch-fid's {PUBLISHED_NAME}.")
     array = np.asarray(state_dict[name])
-    array = _from_torch_layout(array) if transpose else array
-    if array.shape != leaf.shape:
-      raise UsageError(f"{source} holds {name} with shape {list(array.shape)} where the FID Inception "
-                       f"needs {list(leaf.shape)} (after transposing): it is not {PUBLISHED_NAME}.")
-    flat[path] = np.asarray(array, np.float32)
+    expected = _torch_shape(leaf.shape) if transpose else leaf.shape
+    if array.shape != expected:
+      raise UsageError(f"{source} holds {name} with shape {list(array.shape)} where the FID Inception has "
+                       f"{list(expected)}: it is not pytorch-fid's {PUBLISHED_NAME}.")
+    flat[path] = np.asarray(_from_torch_layout(array) if transpose else array, np.float32)
   used = {_torch_name(p)[0] for p in flat}
   extra = sorted(k for k in state_dict if k not in used and not k.endswith(_IGNORED_SUFFIXES))
   if extra:
