@@ -92,7 +92,8 @@ def load_variables(path: str) -> dict:
   except torch_file.TorchFileError as e:
     raise UsageError(f"The Inception weights file {path} is not a readable PyTorch state dict: {e}; "
                      f"download {PUBLISHED_NAME} again.") from e
-  return variables_from_state_dict(state_dict, f"The Inception weights file {path}")
+  variables = variables_from_state_dict(state_dict, f"The Inception weights file {path}")
+  return jax.device_put(variables)  # once, not with every batch
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,8 +1,8 @@
 """Sample-quality reports: FID, KID, IS and precision/recall of generated images vs real ones.
 
-Every number is named after its feature network (`fid_mnist`, never plain "FID") and the
-report carries the sample counts, the reference split and the preprocessing, so it can
-be reproduced.
+Every number is named after its feature network (`fid_mnist`, `fid_inception`, never plain
+"FID") and the report carries the sample counts, the reference split, the preprocessing and,
+for Inception, the weights' digest, so it can be reproduced.
 """
 
 from __future__ import annotations
