@@ -82,7 +82,7 @@ def load_variables(path: str) -> dict:
   if not path:
     raise UsageError("--feature_network=inception needs --inception_weights=<path to "
                      f"{PUBLISHED_NAME}>, downloaded once from {PUBLISHED_URL}.")
-  if not os.path.isfile(path):
+  if not os.path.exists(path):
     raise UsageError(f"The Inception weights file {path} does not exist; download {PUBLISHED_NAME} "
                      f"from {PUBLISHED_URL} and pass its path as --inception_weights.")
   try:
