@@ -2,9 +2,13 @@
 
     python -m experiments.evaluate --workdir=runs/dcgan --num_samples=10000
     python -m experiments.evaluate --real_floor --num_samples=10000   # real test vs real train
+    python -m experiments.evaluate --workdir=runs/dcgan --feature_network=inception \
+        --inception_weights=pt_inception-2015-12-05-6726825d.pth      # the standard FID's network
 
 Prints a table and writes `eval_<step>.json` into the workdir (or `--out`). Reference
 features are cached per dataset, split and feature network under `<data_dir>/ganjax_reference`.
+Metrics are named after the network: `fid_mnist` (the shipped classifier) or `fid_inception`
+(InceptionV3 with pytorch-fid's weights, which the user downloads once; see the README).
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ def parse(argv):
   parser.add_argument("--workdir", default="", help="a training run's --workdir")
   parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
   parser.add_argument("--num_samples", type=int, default=10_000)
-  parser.add_argument("--feature_network", default="mnist", help="mnist (the shipped classifier)")
+  parser.add_argument("--feature_network", default="mnist",
+                      help="mnist (the shipped classifier) or inception (needs --inception_weights)")
+  parser.add_argument("--inception_weights", default="",
+                      help="path of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (never downloaded here)")
   parser.add_argument("--real_floor", action="store_true",
                       help="evaluate real test images against real train images instead of a generator")
   parser.add_argument("--seed", type=int, default=0)
@@ -35,6 +42,9 @@ def parse(argv):
     raise UsageError("--num_samples must be a positive integer.")
   if not args.real_floor and not args.workdir:
     raise UsageError("Pass --workdir=<a training run> (or --real_floor for the real-data floor).")
+  if args.feature_network == "inception" and not args.inception_weights:
+    raise UsageError("--feature_network=inception needs --inception_weights=<path to "
+                     "pt_inception-2015-12-05-6726825d.pth> (see the README's Inception FID section).")
   return args
 
 
@@ -48,20 +58,24 @@ def main(argv=None) -> None:
 
   data_dir = args.data_dir or default_data_dir()
   start = time.perf_counter()
+  network = sample_quality.feature_network(args.feature_network, args.inception_weights)
+  if args.num_samples <= network.dim:  # before the reference features, which may take minutes
+    raise UsageError(f"FID on {network.dim}-d {network.name} features needs more than {network.dim} samples; "
+                     "raise --num_samples.")
   if args.real_floor:
     dataset, what = "mnist", "real mnist test images"
     test = load_source(dataset, "test", data_dir)
     fakes = to_model_range(test.read(np.arange(min(args.num_samples, len(test))))["image"])
-    reference = sample_quality.reference_features(dataset, "train", data_dir, network=args.feature_network)
+    reference = sample_quality.reference_features(dataset, "train", data_dir, network=network)
     reference_split, step = "train", None
   else:
     generator = load_generator(args.workdir, args.step)
     dataset, step = generator.config.dataset, generator.step
     what = f"{args.num_samples} samples of {args.workdir} at step {step}"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
-    reference = sample_quality.reference_features(dataset, "test", data_dir, network=args.feature_network)
+    reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"
-  report = sample_quality.evaluate(fakes, reference, args.feature_network, seed=args.seed)
+  report = sample_quality.evaluate(fakes, reference, network, seed=args.seed)
   if not args.real_floor and generator.config.num_classes:
     from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
 

@@ -1,57 +1,92 @@
 """Sample-quality reports: FID, KID, IS and precision/recall of generated images vs real ones.
 
-Every number is named after its feature network (`fid_mnist`, never plain "FID") and the
-report carries the sample counts, the reference split and the preprocessing, so it can
-be reproduced.
+Every number is named after its feature network (`fid_mnist`, `fid_inception`, never plain
+"FID") and the report carries the sample counts, the reference split, the preprocessing and,
+for Inception, the weights' digest, so it can be reproduced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 
 import numpy as np
 
 from ganjax.errors import UsageError
-from ganjax.metrics import distribution, mnist_features
+from ganjax.metrics import distribution, inception, inception_features, mnist_features
 
 FEATURE_NETWORKS = {
     "mnist": "ganjax MnistClassifier (LeNet-style, 99%+ test accuracy): 256-d penultimate ReLU features, "
              "softmax over 10 classes; inputs float [-1, 1], 28x28x1, no resizing",
+    "inception": "InceptionV3, pytorch-fid's FID variant with weights {weights} (sha256 {digest}...): 2048-d "
+                 "pool3 features, softmax over the 1008 logits without bias (for IS); samples quantised to "
+                 "uint8, grey replicated to RGB, bilinear resize to 299x299 (align_corners=False, no "
+                 "antialiasing), [0, 1] mapped to [-1, 1]",
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureNetwork:
+  """A feature network as the reports use it."""
+  name: str  # metric suffix: fid_<name>
+  cache_tag: str  # names its cached reference features; changes when its weights do
+  description: str
+  dim: int  # feature dimension: FID needs more samples than this
+  features_and_probabilities: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def feature_network(name: str = "mnist", inception_weights: str = "") -> FeatureNetwork:
+  """The named network; `inception` needs the path of pytorch-fid's weights file."""
+  if name not in FEATURE_NETWORKS:
+    raise UsageError(f"--feature_network={name} is not one of {', '.join(FEATURE_NETWORKS)}.")
+  if name == "mnist":
+    return FeatureNetwork("mnist", "mnist", FEATURE_NETWORKS["mnist"], 256, mnist_features.features_and_probabilities)
+  inception_features.load_variables(inception_weights)  # a missing or wrong file fails here, before any work
+  digest = inception_features.weights_digest(inception_weights)
+  return FeatureNetwork(
+      "inception", f"inception-{digest}",
+      FEATURE_NETWORKS["inception"].format(weights=os.path.basename(inception_weights), digest=digest),
+      inception.POOL3_DIM,
+      lambda images: inception_features.features_and_probabilities(images, inception_weights))
+
+
 def reference_features(dataset: str, split: str, data_dir: str, num: int | None = None,
-                       network: str = "mnist") -> np.ndarray:
-  """Features [N, D] of a real split, cached in `<data_dir>/ganjax_reference/` (recomputed if absent)."""
+                       network: str | FeatureNetwork = "mnist") -> np.ndarray:
+  """Features [N, D] of a real split, cached in `<data_dir>/ganjax_reference/` (recomputed if absent).
+
+  The cache file is named by dataset, split, feature network (with a digest of its weights
+  for Inception) and image count.
+  """
   from ganjax.data.pipeline import load_source, to_model_range  # pylint: disable=g-import-not-at-top
 
+  network = feature_network(network) if isinstance(network, str) else network
   cache_dir = os.path.join(data_dir, "ganjax_reference")
-  path = os.path.join(cache_dir, f"{dataset}_{split}_{network}_{num or 'all'}.npy")
+  path = os.path.join(cache_dir, f"{dataset}_{split}_{network.cache_tag}_{num or 'all'}.npy")
   if os.path.exists(path):
     return np.load(path)
   source = load_source(dataset, split, data_dir)
   indices = np.arange(len(source) if num is None else min(num, len(source)))
   real = to_model_range(source.read(indices)["image"])
-  features, _ = mnist_features.features_and_probabilities(real)
+  features, _ = network.features_and_probabilities(real)
   os.makedirs(cache_dir, exist_ok=True)
   np.save(path + ".tmp.npy", features)
   os.replace(path + ".tmp.npy", path)
   return features
 
 
-def evaluate(fake_images: np.ndarray, real_features: np.ndarray, network: str = "mnist",
+def evaluate(fake_images: np.ndarray, real_features: np.ndarray, network: str | FeatureNetwork = "mnist",
              kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3, seed: int = 0) -> dict:
-  """Metrics of fakes [N, 28, 28, 1] in [-1, 1] against real features [M, D]."""
-  if network not in FEATURE_NETWORKS:
-    raise UsageError(f"--feature_network={network} is not one of {', '.join(FEATURE_NETWORKS)}.")
-  fake_features, probabilities = mnist_features.features_and_probabilities(fake_images)
-  n, d = fake_features.shape
-  if n <= d or len(real_features) <= d:
+  """Metrics of fakes [N, H, W, C] in [-1, 1] (28x28x1 for mnist) against real features [M, D]."""
+  network = feature_network(network) if isinstance(network, str) else network
+  n, d = len(fake_images), network.dim
+  if n <= d or len(real_features) <= d:  # checked first: the features of the fakes may take minutes
     raise UsageError(f"FID on {d}-d features needs more than {d} samples per set, got {n} generated and "
                      f"{len(real_features)} real; raise --num_samples.")
   if min(n, len(real_features)) <= k:
     raise UsageError(f"precision/recall with k={k} needs more than {k} samples per set.")
-  suffix = f"_{network}"
+  fake_features, probabilities = network.features_and_probabilities(fake_images)
+  suffix = f"_{network.name}"
   fid = distribution.frechet_distance(*distribution.feature_statistics(fake_features),
                                       *distribution.feature_statistics(real_features))
   kid_mean, kid_std = distribution.kid(fake_features, real_features, kid_subsets, kid_subset_size, seed)
@@ -63,7 +98,7 @@ def evaluate(fake_images: np.ndarray, real_features: np.ndarray, network: str = 
       f"precision{suffix}": precision, f"recall{suffix}": recall,
       "num_samples": int(n), "num_reference": int(len(real_features)), "pr_k": k,
       "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, n, len(real_features)),
-      "feature_network": FEATURE_NETWORKS[network],
+      "feature_network": network.description,
   }
 
 
