@@ -279,7 +279,7 @@ def tiny_network(variables, images):
 
 class StubGenerator:
   """What `load_generator` returns, without training a run: noise images at step 1."""
-  config = types.SimpleNamespace(dataset="mnist")
+  config = types.SimpleNamespace(dataset="mnist", num_classes=0)
   step = 1
 
   def generate(self, num, seed):
