@@ -37,6 +37,7 @@ class Config:
   g_batchnorm: bool = True
   d_batchnorm: bool = False
   spectral_norm: bool = False  # of every D layer (Miyato et al. 2018)
+  progressive_steps: int = 0  # >0: grow 7 -> 14 -> 28 pixels, this many steps per stage (Karras et al. 2018)
   num_classes: int = 0  # >0: class-conditional G and D (Mirza & Osindero 2014); 0: unconditional
   d_conditioning: str = "concat"  # how D sees the label: one-hot maps or a projection
   # Loss, regularisers and tricks (0 switches a weight or size off)
@@ -100,7 +101,7 @@ class Config:
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
-                       "d_conditioning")
+                       "d_conditioning", "progressive_steps")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -152,7 +153,7 @@ def _validate_tricks(config: Config) -> None:
   """Ranges of the regularisers and schedules, and the combinations that make no sense."""
   non_negative = ("gradient_penalty", "r1_penalty", "clip_weights", "d_l2", "d_weight_decay",
                   "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps", "num_classes",
-                  "image_size")
+                  "image_size", "progressive_steps")
   for name in non_negative:
     if not getattr(config, name) >= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
@@ -172,6 +173,10 @@ def _validate_tricks(config: Config) -> None:
   if config.gradient_penalty and config.d_batchnorm:
     raise UsageError("The gradient penalty is per example and BatchNorm mixes examples: use "
                      "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4).")
+  if config.progressive_steps and config.model != "dcgan":
+    raise UsageError("--progressive_steps grows the DCGAN (7 -> 14 -> 28 pixels); use it with --model=dcgan.")
+  if config.progressive_steps and config.replay_size:
+    raise UsageError("--replay_size does not combine with --progressive_steps: past fakes have another resolution.")
   if config.replay_size and config.num_classes:
     raise UsageError("--replay_size does not combine with a conditional model (--num_classes) yet: the buffer "
                      "keeps no labels.")

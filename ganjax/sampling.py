@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -12,15 +13,19 @@ from ganjax import checkpoint, rng
 from ganjax.config import Config
 from ganjax.errors import UsageError
 from ganjax.models import build_gan
+from ganjax.models import progressive
 
 
 def make_sampler(config: Config, image_shape: tuple[int, int, int]) -> Callable:
   """jitted (g_params, g_batch_stats, z [N, latent], labels [N] or None) -> images [N, H, W, C] in [-1, 1]."""
   generator, _ = build_gan(config, image_shape, axis_name=None)
 
-  @jax.jit
-  def sample(g_params, g_batch_stats, z, labels=None):
-    return generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False, labels=labels)
+  @functools.partial(jax.jit, static_argnames="stage")
+  def sample(g_params, g_batch_stats, z, labels=None, stage=None, alpha=1.0):
+    """`stage`/`alpha`: a progressively grown G's stage, its images upsampled to full size."""
+    images = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False, labels=labels,
+                             **({} if stage is None else {"stage": stage, "alpha": alpha}))
+    return images if stage is None else progressive.upsample(images, image_shape[0] // images.shape[1])
 
   return sample
 
@@ -31,10 +36,11 @@ def default_labels(config: Config, num: int) -> np.ndarray | None:
 
 
 def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: int = 500,
-         labels: np.ndarray | None = None) -> np.ndarray:
+         labels: np.ndarray | None = None, growth: dict | None = None) -> np.ndarray:
   """`sample` over z [N, latent] in chunks of `batch_size`: float32 [N, H, W, C] on the host."""
   chunk = lambda a, i: None if a is None else a[i:i + batch_size]  # noqa: E731
-  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size], chunk(labels, i)))
+  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size], chunk(labels, i),
+                                           **(growth or {})))
                          for i in range(0, z.shape[0], batch_size)])
 
 
@@ -61,7 +67,8 @@ class TrainedGenerator:
     sample = make_sampler(self.config, self.image_shape)
     key = rng.stream(jax.random.key(seed), "samples")
     z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
-    return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels)
+    growth = progressive.sampling_growth(self.config.progressive_steps, self.step)
+    return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels, growth)
 
 
 def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:

@@ -72,7 +72,7 @@ def test_spectral_norm_estimate_converges_to_the_largest_singular_value():
     stats = updates["batch_stats"]
   kernel = np.asarray(variables["params"]["Dense_0"]["kernel"])
   top = np.linalg.svd(kernel, compute_uv=False)[0]
-  sigma = float(jax.tree.leaves({k: v for k, v in stats["SpectralNorm_0"].items() if k.endswith("sigma")})[0])
+  sigma = float(jax.tree.leaves({k: v for k, v in stats["SpectralNorm_Dense_0"].items() if k.endswith("sigma")})[0])
   np.testing.assert_allclose(sigma, top, rtol=1e-4)
   # The normalised layer is then 1-Lipschitz: its output is x @ (W / sigma).
   y = model.apply({**variables, "batch_stats": stats}, x, train=False)

@@ -15,6 +15,9 @@ DCGAN_SIZES = (28, 32, 64, 128)
 def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
   """Raises UsageError when the model cannot generate the dataset's image size."""
   h, w = image_shape[:2]
+  if config.progressive_steps and (h, w) != (28, 28):
+    raise UsageError(f"--progressive_steps grows 7 -> 14 -> 28 pixels, but --dataset={config.dataset} has {h}x{w} "
+                     "images; use a 28x28 dataset such as mnist.")
   if config.model == "dcgan" and not (h == w and h in DCGAN_SIZES):
     raise UsageError(f"--model=dcgan generates square images of {', '.join(map(str, DCGAN_SIZES))} pixels but "
                      f"--dataset={config.dataset} has {h}x{w}; resize the data or use --model=mlp.")

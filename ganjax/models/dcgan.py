@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ganjax.models import progressive
 from ganjax.models.layers import Dropout, SubPixelConvTranspose, label_channels, label_input, normalized, projection
 
 INITIALIZERS: dict[str, Callable] = {
@@ -66,9 +67,17 @@ class Generator(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+  def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None, stage: int | None = None,
+               alpha: jax.Array | float = 1.0) -> jax.Array:
+    """`stage` (progressive growing, 28x28 only): images at 7, 14 or 28 pixels, the newest
+    layers faded in by `alpha`; None: the whole network."""
     kinit = INITIALIZERS[self.init_scheme]
     z = label_input(z, labels, self.num_classes)
+    if stage is not None and self.image_size != 28:
+      raise ValueError("progressive growing is defined for the 28x28 DCGAN")
+
+    def to_rgb(h, size):  # 1x1 conv to image channels: the output of a not-yet-grown stage
+      return jnp.tanh(nn.Conv(self.channels, (1, 1), kernel_init=kinit, name=f"to_rgb_{size}")(h))
 
     def norm(x):
       if not self.batchnorm:
@@ -79,12 +88,22 @@ class Generator(nn.Module):
     # Without BatchNorm the layers before it need their biases back.
     x = nn.Dense(start * start * start_channels, use_bias=not self.batchnorm, kernel_init=kinit)(z)
     x = nn.leaky_relu(norm(x), self.leak).reshape(z.shape[0], start, start, start_channels)
+    grown = []  # the features after each hidden layer: 7x7x2w, 14x14xw for 28x28
     for features, stride in hidden:
+      if stage is not None and len(grown) > stage:
+        break
       x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm,
                                 kernel_init=kinit)(x)
       x = nn.leaky_relu(norm(x), self.leak)
-    x = SubPixelConvTranspose(self.channels, (5, 5), (2, 2), use_bias=False, kernel_init=kinit)(x)
-    return jnp.tanh(x)
+      grown.append(x)
+    if stage == 0:
+      return to_rgb(grown[0], 7)
+    if stage == 1:
+      return progressive.blend(to_rgb(grown[1], 14), progressive.upsample(to_rgb(grown[0], 7), 2), alpha)
+    out = jnp.tanh(SubPixelConvTranspose(self.channels, (5, 5), (2, 2), use_bias=False, kernel_init=kinit)(x))
+    if stage == 2:
+      return progressive.blend(out, progressive.upsample(to_rgb(grown[1], 14), 2), alpha)
+    return out
 
 
 class Discriminator(nn.Module):
@@ -101,17 +120,38 @@ class Discriminator(nn.Module):
   axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None, stage: int | None = None,
+               alpha: jax.Array | float = 1.0) -> jax.Array:
+    """`stage` (progressive growing, 28x28 only): x is 7, 14 or 28 pixels, the newest block
+    faded in by `alpha` (ProGAN's fromRGB path); None: the whole network."""
     kinit = INITIALIZERS[self.init_scheme]
     if self.num_classes and self.conditioning == "concat":
       x = label_channels(x, labels, self.num_classes)
-    for i, features in enumerate(downsampling_channels(x.shape[1], self.width)):
+    channels = downsampling_channels(28 if stage is not None else x.shape[1], self.width)
+
+    def block(i, h):
       normalised = self.batchnorm and i > 0
-      conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit)
-      x = normalized(conv, self.spectral_norm, x, train)
+      conv = nn.Conv(channels[i], (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit,
+                     name=f"Conv_{i}")
+      h = normalized(conv, self.spectral_norm, h, train)
       if normalised:
-        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name)(x)
-      x = Dropout(self.dropout, self.axis_name)(nn.leaky_relu(x, self.leak), deterministic=not train)
+        h = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, name=f"BatchNorm_{i - 1}")(h)
+      return Dropout(self.dropout, self.axis_name)(nn.leaky_relu(h, self.leak), deterministic=not train)
+
+    def from_rgb(images, i):  # 1x1 conv into block i's input channels
+      features = channels[i - 1] if i > 0 else None
+      conv = nn.Conv(features, (1, 1), kernel_init=kinit, name=f"from_rgb_{images.shape[1]}")
+      return nn.leaky_relu(normalized(conv, self.spectral_norm, images, train), self.leak)
+
+    if stage is None:
+      for i in range(len(channels)):
+        x = block(i, x)
+    elif stage == 0:  # 7x7: straight into the head's input
+      x = from_rgb(x, 2)
+    elif stage == 1:  # 14x14 -> block 1 -> 7x7, faded in against 7x7 from_rgb
+      x = progressive.blend(block(1, from_rgb(x, 1)), from_rgb(progressive.downsample(x, 2), 2), alpha)
+    else:  # 28x28 -> block 0 -> 14x14, faded in against 14x14 from_rgb, then block 1
+      x = block(1, progressive.blend(block(0, x), from_rgb(progressive.downsample(x, 2), 1), alpha))
     features = x.reshape(x.shape[0], -1)
     logits = normalized(nn.Dense(1, kernel_init=kinit), self.spectral_norm, features, train)[:, 0]
     if self.num_classes and self.conditioning == "projection":

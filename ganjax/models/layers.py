@@ -98,7 +98,10 @@ def normalized(layer: nn.Module, spectral_norm: bool, x: jax.Array, train: bool)
   collection (updated in training, read in evaluation).
   """
   if spectral_norm:
-    return nn.SpectralNorm(layer)(x, update_stats=train)
+    # A named layer names its wrapper, so the wrapper's statistics keep their place in the
+    # tree whatever else a call builds first (progressive growing calls layers in varying order).
+    name = f"SpectralNorm_{layer.name}" if layer.name else None
+    return nn.SpectralNorm(layer, name=name)(x, update_stats=train)
   return layer(x)
 
 

@@ -19,6 +19,7 @@ from ganjax.config import Config
 from ganjax.data.pipeline import default_data_dir
 from ganjax.metrics import sample_quality
 from ganjax.sampling import default_labels, draw, make_sampler
+from ganjax.models import progressive
 from ganjax.train.state import GANState
 
 BEST_METRIC = "fid_mnist"
@@ -53,7 +54,8 @@ class PeriodicEvaluator:
 
   def __call__(self, state: GANState, step: int) -> dict:
     labels = default_labels(self.config, len(self.noise))
-    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise, labels=labels)
+    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise, labels=labels,
+                 growth=progressive.sampling_growth(self.config.progressive_steps, step))
     report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
                                      kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
     if labels is not None:

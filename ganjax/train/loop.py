@@ -23,6 +23,7 @@ from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
 from ganjax.models import build_gan, check_image_shape, check_labels
 from ganjax.sampling import default_labels, make_sampler
+from ganjax.models import progressive
 from ganjax.train import evaluation
 from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
@@ -166,8 +167,17 @@ def _train(config: Config) -> GANState:
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json())
 
-  p_train_step = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data"),
-                          axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+  compiled_steps = {}
+
+  def p_train_step(at_step: int):
+    """The pmapped step for `at_step` (one per resolution stage when growing progressively)."""
+    stage = progressive.stage_at(at_step, config.progressive_steps) if config.progressive_steps else None
+    if stage not in compiled_steps:
+      compiled_steps[stage] = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data",
+                                                       stage=stage),
+                                       axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+    return compiled_steps[stage]
+
   sample = make_sampler(config, source.image_shape)
   noise = grid_noise(config)
   grid_labels = default_labels(config, len(noise))  # column c shows class c
@@ -175,7 +185,8 @@ def _train(config: Config) -> GANState:
   os.makedirs(samples_dir, exist_ok=True)
 
   def write_grid(host_state: GANState, at_step: int) -> None:
-    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, grid_labels)
+    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, grid_labels,
+                   **progressive.sampling_growth(config.progressive_steps, at_step))
     images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
                     images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
 
@@ -198,7 +209,7 @@ def _train(config: Config) -> GANState:
     with stop_requests() as stop:
       while step < config.steps and not stop:
         # Update step
-        replicated, metrics = p_train_step(replicated, next(batches), seed_key)
+        replicated, metrics = p_train_step(step)(replicated, next(batches), seed_key)
         step += 1
         log.add(step, metrics)
         bar.update(1)

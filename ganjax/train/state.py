@@ -12,6 +12,7 @@ from flax import struct
 
 from ganjax import rng
 from ganjax.config import Config
+from ganjax.models import progressive
 from ganjax.train import replay
 from ganjax.train.replay import ReplayBuffer
 from ganjax.train.schedules import player_optimizers
@@ -55,15 +56,30 @@ class GANState(struct.PyTreeNode):
     return self.g_params if self.g_ema_params is None else self.g_ema_params
 
 
+def _every_generator_stage(module, z, train, labels):
+  return [module(z, train, labels, stage=s, alpha=0.5) for s in range(len(progressive.RESOLUTIONS))]
+
+
+def _every_discriminator_stage(module, x, train, labels):
+  return [module(progressive.downsample(x, x.shape[1] // size), train, labels, stage=s, alpha=0.5)
+          for s, size in enumerate(progressive.RESOLUTIONS)]
+
+
 def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
                  image_shape: tuple[int, int, int], seed_key: jax.Array) -> GANState:
   """Initial state; `image_shape` is one image's [H, W, C]."""
   init_key = rng.stream(seed_key, "init")
   z = jnp.zeros((1, config.latent_dim), jnp.float32)
   labels = jnp.zeros((1,), jnp.int32) if config.num_classes else None
-  g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
   x = jnp.zeros((1, *image_shape), jnp.float32)
-  d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
+  if config.progressive_steps:  # every stage's layers, so the state never changes shape
+    g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels,
+                            method=_every_generator_stage)
+    d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels,
+                                method=_every_discriminator_stage)
+  else:
+    g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
+    d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
   g_tx, d_tx = player_optimizers(config)
   return GANState(
       step=jnp.zeros((), jnp.int32),

@@ -24,6 +24,7 @@ import optax
 
 from ganjax import losses, regularisers, rng
 from ganjax.config import Config
+from ganjax.models import progressive
 from ganjax.train import replay
 from ganjax.train.schedules import player_schedules
 from ganjax.train.state import GANState
@@ -37,26 +38,34 @@ def _pmean(tree, axis_name: str | None):
 
 
 def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
-                    axis_name: str | None = "data") -> Callable[[GANState, Batch, jax.Array],
-                                                                tuple[GANState, Metrics]]:
+                    axis_name: str | None = "data", stage: int | None = None) -> Callable[
+                        [GANState, Batch, jax.Array], tuple[GANState, Metrics]]:
   """`generator` and `discriminator` must be built with the same `axis_name`.
 
   The batch holds `config.d_steps` real minibatches, one after the other on each device.
+  With progressive growing, `stage` (static: it sets the resolution) picks the step of that
+  stage; its fade-in weight follows from the state's step.
   """
   loss = losses.make_loss(config.loss, config.real_label)
   g_schedule, d_schedule = player_schedules(config)
   noise_anneal_steps = config.instance_noise_steps or config.steps
 
-  def generate(g_params, g_batch_stats, z, labels):
+  def growth(step):
+    """The models' progressive-growing arguments at `step` (none without growing)."""
+    if stage is None:
+      return {}
+    return {"stage": stage, "alpha": progressive.alpha_at(step, stage, config.progressive_steps)}
+
+  def generate(g_params, g_batch_stats, z, labels, step):
     fake, updates = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=True,
-                                    labels=labels, mutable=["batch_stats"])
+                                    labels=labels, mutable=["batch_stats"], **growth(step))
     return fake, updates.get("batch_stats", g_batch_stats)
 
-  def discriminate(d_params, d_batch_stats, images, labels, key):
+  def discriminate(d_params, d_batch_stats, images, labels, key, step):
     """D's outputs [N] in training mode, and its batch_stats after this pass."""
     logits, updates = discriminator.apply({"params": d_params, "batch_stats": d_batch_stats}, images,
                                           train=True, labels=labels, rngs={"dropout": key},
-                                          mutable=["batch_stats"])
+                                          mutable=["batch_stats"], **growth(step))
     return logits, updates.get("batch_stats", d_batch_stats)
 
   def noisy(images, step, key):
@@ -92,14 +101,14 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     both, and the gradient penalty interpolates within a class.
     """
     real_logits, stats = discriminate(d_params, d_batch_stats, noisy(real, step, rng.stream(key, "noise_real")),
-                                      labels, rng.stream(key, "dropout_real"))
+                                      labels, rng.stream(key, "dropout_real"), step)
     fake_logits, stats = discriminate(d_params, stats, noisy(fake, step, rng.stream(key, "noise_fake")),
-                                      labels, rng.stream(key, "dropout_fake"))
+                                      labels, rng.stream(key, "dropout_fake"), step)
     d_adversarial = loss.d_loss(real_logits, fake_logits)
     penalties = {}
 
     def critic(images):  # for the input-gradient penalties; its batch_stats updates are dropped
-      return discriminate(d_params, stats, images, labels, rng.stream(key, "dropout_penalty"))[0]
+      return discriminate(d_params, stats, images, labels, rng.stream(key, "dropout_penalty"), step)[0]
 
     if config.gradient_penalty:
       alpha = jax.vmap(lambda k: jax.random.uniform(k))(rng.example_keys(rng.stream(key, "gp_alpha"),
@@ -145,8 +154,8 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   def simultaneous_update(state, real, labels, key):
     """One D and one G update from one G forward pass and one D pass on the fakes."""
     z = latents(key, real.shape[0])
-    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z, labels), state.g_params,
-                                         has_aux=True)
+    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z, labels, state.step),
+                                         state.g_params, has_aux=True)
 
     def both_losses(d_params, fake):
       d_fake, replaced = mix_replay(state, fake, key)  # replayed rows carry no gradient to G
@@ -164,7 +173,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
 
   def d_update(state, real, labels, key):
     """One D update on `real` and fresh fakes from the current G (G's statistics untouched)."""
-    fake, _ = generate(state.g_params, state.g_batch_stats, latents(key, real.shape[0]), labels)
+    fake, _ = generate(state.g_params, state.g_batch_stats, latents(key, real.shape[0]), labels, state.step)
     fake = jax.lax.stop_gradient(fake)
     d_fake, replaced = mix_replay(state, fake, key)
 
@@ -190,10 +199,10 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     z = latents(g_key, reals.shape[1])
 
     def g_objective(g_params):
-      fake, g_batch_stats = generate(g_params, state.g_batch_stats, z, g_labels)
+      fake, g_batch_stats = generate(g_params, state.g_batch_stats, z, g_labels, state.step)
       fake_logits, _ = discriminate(state.d_params, state.d_batch_stats,
                                     noisy(fake, state.step, rng.stream(g_key, "noise_fake")), g_labels,
-                                    rng.stream(g_key, "dropout_fake"))
+                                    rng.stream(g_key, "dropout_fake"), state.step)
       return loss.g_loss(fake_logits), g_batch_stats
 
     (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
@@ -207,6 +216,8 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     key = rng.step_key(seed_key, state.step)
     images = batch["image"]
     local_batch = images.shape[0] // config.d_steps
+    if stage is not None:  # the reals at the stage's resolution, faded in as G's output is
+      images = progressive.reals_at(images, stage, progressive.alpha_at(state.step, stage, config.progressive_steps))
     reals = images.reshape(config.d_steps, local_batch, *images.shape[1:])
     labels = batch["label"].reshape(config.d_steps, local_batch) if config.num_classes else None
     if config.d_steps == 1:
@@ -217,6 +228,9 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     metrics.update(g_param_norm=optax.tree.norm(new_state.g_params),
                    d_param_norm=optax.tree.norm(new_state.d_params),
                    g_lr=g_schedule(state.step), d_lr=d_schedule(state.step))
+    if stage is not None:
+      metrics["resolution"] = jnp.asarray(progressive.RESOLUTIONS[stage], jnp.float32)
+      metrics["fade_in"] = growth(state.step)["alpha"]
     if config.instance_noise:
       metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise,
                                                                   noise_anneal_steps)
