@@ -26,7 +26,7 @@ DEFAULTS = Config(
     dropout=0.0,
     d_batchnorm=False,
     batch_size=64,
-    steps=1500,
+    steps=1000,
 )
 
 
