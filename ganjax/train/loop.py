@@ -150,10 +150,9 @@ def _train(config: Config) -> GANState:
   state = create_state(config, generator, discriminator, source.image_shape, seed_key)
 
   # Load checkpoint
-  manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
-  start = checkpoint.latest_step(workdir)
+  manager, restored, start = checkpoint.restore_newest_intact(workdir, config.keep_checkpoints, state, config)
   if start is not None:
-    state, _, _ = checkpoint.restore(manager, start, state, config)
+    state = restored
     print(f"Resuming from the checkpoint at step {start} in {checkpoint.checkpoint_dir(workdir)}.")
   step = int(state.step)
   with open(os.path.join(workdir, "config.json"), "w") as f:
