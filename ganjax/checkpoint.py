@@ -10,6 +10,7 @@ continues from the newest intact checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 
@@ -49,11 +50,45 @@ def save(manager: ocp.CheckpointManager, state: GANState, data_position: dict, c
   """
   items = jax.device_get(state.checkpoint_items())
   step = int(items["step"])
-  manager.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(items),
-      data=ocp.args.JsonSave(data_position),
-      config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
+  try:
+    manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(items),
+        data=ocp.args.JsonSave(data_position),
+        config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
+  except Exception as e:  # this save's own failure, or the previous (asynchronous) one's
+    raise SaveFailed(describe_save_failure(manager, e)) from e
   return step
+
+
+class SaveFailed(UsageError):
+  """A checkpoint could not be written (most often: the disk is full)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+  """ENOSPC anywhere in the chain; TensorStore reports it as text, not as an OSError."""
+  while error is not None:
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
+
+
+def describe_save_failure(manager: ocp.CheckpointManager, error: BaseException) -> str:
+  committed = [s for s in manager.all_steps(read=True)]
+  kept = f"the checkpoint at step {max(committed)} is intact" if committed else "no earlier checkpoint exists"
+  why = "the disk is full" if is_disk_full(error) else f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+  return (f"Saving a checkpoint in {manager.directory} failed ({why}); {kept} and the run stopped: free some "
+          "space (or fix the cause) and run the same command to resume.")
+
+
+def check_saves(manager: ocp.CheckpointManager, wait: bool = False) -> None:
+  """Raises SaveFailed if an asynchronous save has failed; with `wait`, for the last one too."""
+  try:
+    if wait:
+      manager.wait_until_finished()
+    manager.check_for_errors()
+  except Exception as e:
+    raise SaveFailed(describe_save_failure(manager, e)) from e
 
 
 def read_config(manager: ocp.CheckpointManager, step: int) -> dict:

@@ -134,7 +134,14 @@ def train_and_evaluate(config: Config) -> GANState:
   """
   ensure_writable(config.workdir)
   with workdir_lock(config.workdir):
-    return _train(config)
+    try:
+      return _train(config)
+    except OSError as e:
+      if not checkpoint.is_disk_full(e):
+        raise
+      raise UsageError(f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
+                       "checkpoint is intact and the run stopped: free some space and run the same command "
+                       "to resume.") from e
 
 
 def _train(config: Config) -> GANState:
@@ -184,6 +191,7 @@ def _train(config: Config) -> GANState:
   log = MetricsLog(workdir, config.batch_size, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
+  finished = False
   postfix: dict[str, str] = {}
   try:
     with stop_requests() as stop:
@@ -197,6 +205,7 @@ def _train(config: Config) -> GANState:
         due_eval = evaluate is not None and step % config.eval_every == 0
         if step % config.log_every == 0 or due_checkpoint or due_eval or step == config.steps:
           summary = log.flush()  # before any save or evaluation: never act on a diverged state
+          checkpoint.check_saves(manager)  # a failed background save stops the run here
           postfix.update(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
                          img_s=f"{summary['images_per_s']:.0f}")
           bar.set_postfix(postfix)
@@ -217,17 +226,22 @@ def _train(config: Config) -> GANState:
         save(final)
       write_grid(final, step)
       plots.plot_curves(log.path, os.path.join(workdir, "curves.png"), evaluate.path if evaluate else None)
-      manager.wait_until_finished()
+      checkpoint.check_saves(manager, wait=True)
       if stop:
         bar.close()
         print(f"Stopped by {signal.Signals(stop[0]).name} at step {step}; checkpoint saved in "
               f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume.")
+      finished = True
       return final
   finally:
-    bar.close()
-    batches.close()
-    log.close()
-    if evaluate:
-      evaluate.close()
-    manager.wait_until_finished()
-    manager.close()
+    # Quietly when an error is on its way out: a full disk fails these too, and the first
+    # error is the one to report.
+    failing = not finished
+    for close in (bar.close, batches.close, log.close, evaluate.close if evaluate else None,
+                  manager.wait_until_finished, manager.close):
+      try:
+        if close:
+          close()
+      except Exception:  # pylint: disable=broad-except
+        if not failing:
+          raise
