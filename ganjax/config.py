@@ -50,6 +50,9 @@ class Config:
   # Sample metrics (fid_mnist, ...) every this many steps on this many samples; 0: never.
   eval_every: int = 1000
   eval_samples: int = 1000
+  # Faults: keep the old state (only the step moves on) when a loss or gradient is NaN/Inf,
+  # instead of stopping; skipped updates are counted in the metrics.
+  skip_nonfinite: bool = False
 
   def replace(self, **changes) -> Config:
     return dataclasses.replace(self, **changes)

@@ -23,7 +23,7 @@ from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
 from ganjax.models import build_gan, check_image_shape
 from ganjax.sampling import make_sampler
-from ganjax.train import evaluation
+from ganjax.train import evaluation, guards
 from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
@@ -93,7 +93,11 @@ class MetricsLog:
     self.pending.append((step, metrics))
 
   def flush(self) -> dict[str, float]:
-    """Writes pending steps; raises TrainingDiverged at the first non-finite value."""
+    """Writes pending steps; raises TrainingDiverged at the first non-finite value.
+
+    Steps a `skip_nonfinite` step dropped (`skipped` 1) are logged as they came, and left
+    out of the window's averages.
+    """
     if not self.pending:
       return {}
     fetched = jax.device_get([m for _, m in self.pending])  # waits for the device
@@ -103,11 +107,15 @@ class MetricsLog:
     rows = [{k: float(np.asarray(v).reshape(-1)[0]) for k, v in m.items()} for m in fetched]
     for step, row in zip(steps, rows):
       bad = [k for k, v in row.items() if not np.isfinite(v)]
-      if bad:
+      if bad and not row.get("skipped"):
         raise TrainingDiverged(f"Training diverged: {', '.join(bad)} became non-finite at step {step}; "
-                               "the last good checkpoint is kept, lower --lr and run again.")
+                               "the last good checkpoint is kept; lower --lr (or pass --skip_nonfinite to "
+                               "skip such updates) and run again.")
     steps_per_s = len(rows) / max(elapsed, 1e-9)
-    summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
+    kept = [r for r in rows if not r.get("skipped")] or rows
+    summary = {k: float(np.mean([r[k] for r in kept])) for k in rows[-1]}
+    if "skipped" in rows[-1]:
+      summary["skipped"] = float(sum(r["skipped"] for r in rows))  # a count per window, not a mean
     summary.update(steps_per_s=steps_per_s, images_per_s=steps_per_s * self.images_per_step)
     with open(self.path, "a") as f:
       for step, row in zip(steps, rows):
@@ -165,8 +173,10 @@ def _train(config: Config) -> GANState:
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json())
 
-  p_train_step = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data"),
-                          axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+  train_step = make_train_step(config, generator, discriminator, axis_name="data")
+  if config.skip_nonfinite:
+    train_step = guards.skip_nonfinite(train_step, axis_name="data")
+  p_train_step = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
   sample = make_sampler(config, source.image_shape[-1])
   noise = grid_noise(config)
   samples_dir = os.path.join(workdir, "samples")
