@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 
 from ganjax.errors import UsageError
@@ -77,8 +78,24 @@ def architecture_differences(saved: dict, config: Config) -> list[str]:
           for k in ARCHITECTURE_FIELDS if saved.get(k) != current[k]]
 
 
+def check_types(config: Config) -> None:
+  """Every field of its declared type, every float finite: the checks below compare values."""
+  for name, kind in field_types().items():
+    value = getattr(config, name)
+    # bool is an int to Python; 3 is a fine float.
+    ok = (isinstance(value, bool) if kind is bool else
+          isinstance(value, int) and not isinstance(value, bool) if kind is int else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+          isinstance(value, kind))
+    if not ok:
+      raise UsageError(f"--{name}={value!r} is not a{'n' if kind is int else ''} {kind.__name__}.")
+    if kind is float and not math.isfinite(value):
+      raise UsageError(f"--{name}={value} must be a finite number.")
+
+
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
+  check_types(config)
   choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS}
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
@@ -102,6 +119,11 @@ def validate(config: Config) -> Config:
     raise UsageError(f"--leak={config.leak} must be non-negative.")
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
+  # Faults: values that would fail only later, deep in a run.
+  if not 0 <= config.seed < 2**63:
+    raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
+  if not config.dataset:
+    raise UsageError("--dataset must name a TFDS dataset, such as mnist.")
   return config
 
 

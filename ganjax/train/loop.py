@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ganjax import checkpoint, images, jsonl, plots, rng
-from ganjax.config import Config
+from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
 from ganjax.models import build_gan, check_image_shape
@@ -140,6 +140,7 @@ def train_and_evaluate(config: Config) -> GANState:
   Returns the final state (un-replicated, on the host's first device). Refuses to start
   while another run trains in the same workdir.
   """
+  validate(config)  # callers from Python skip the CLI's check
   ensure_writable(config.workdir)
   with workdir_lock(config.workdir):
     try:
