@@ -79,8 +79,15 @@ class ImageSource:
     self.image_shape = tuple(np.asarray(first[image_key]).shape)
     if len(self.image_shape) != 3:
       raise UsageError(f"Images of shape {self.image_shape} are not [H, W, C]; pick an image dataset.")
+    self._check_dtype(np.asarray(first[image_key]).dtype)
     if self.label_key not in first:
       self.label_key = None
+
+  def _check_dtype(self, dtype: np.dtype) -> None:
+    # to_model_range maps [0, 255] to [-1, 1]: floats or 16-bit images would train on garbage.
+    if dtype != np.uint8:
+      raise UsageError(f"The dataset's images are {dtype}, not uint8 in [0, 255] as ganjax reads them; "
+                       "convert them to uint8 first.")
 
   def __len__(self) -> int:
     return len(self.records)
@@ -94,6 +101,7 @@ class ImageSource:
     if out["image"].shape[1:] != self.image_shape:
       raise UsageError(f"The dataset mixes image shapes ({out['image'].shape[1:]} vs {self.image_shape}); "
                        "resize it to one shape first.")
+    self._check_dtype(out["image"].dtype)
     if self.label_key:
       out["label"] = np.asarray([r[self.label_key] for r in rows], dtype=np.int32)
     return out
