@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ganjax import distributed
 from ganjax.config import Config, architecture_differences
 from ganjax.errors import UsageError
 from ganjax.train.state import GANState
@@ -179,10 +180,16 @@ def restore_newest_intact(workdir: str, keep: int, template: GANState,
   one is from a different model.
   """
   path = checkpoint_dir(workdir)
+  # Every process of a distributed run decides the same from the same files; process 0
+  # alone moves them, and the others wait for it before Orbax lists the directory.
+  primary = jax.process_index() == 0
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
+    where = move_aside(workdir, name) if primary else SKIPPED_DIR
     warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed while writing it); "
-         f"skipped it and moved it to {move_aside(workdir, name)}.")
+         f"skipped it and moved it to {where}.")
+  names = [n for n in names if not _is_partial(n)]
+  distributed.wait_for_all("ganjax_partial_saves_moved")
   skipped = []
   state = found = None
   manager = open_manager(workdir, keep)
@@ -201,8 +208,9 @@ def restore_newest_intact(workdir: str, keep: int, template: GANState,
   if skipped:
     manager.close()  # it has listed the skipped steps; reopen once they are moved aside
     for step, error in skipped:
-      where = move_aside(workdir, str(step))
+      where = move_aside(workdir, str(step)) if primary else SKIPPED_DIR
       warn(f"the checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
            f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; resuming from step {found}.")
+    distributed.wait_for_all("ganjax_corrupt_checkpoints_moved")
     manager = open_manager(workdir, keep)
   return manager, state, found

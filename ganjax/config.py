@@ -54,6 +54,11 @@ class Config:
   # Faults: keep the old state (only the step moves on) when a loss or gradient is NaN/Inf,
   # instead of stopping; skipped updates are counted in the metrics.
   skip_nonfinite: bool = False
+  # Several processes on JAX's distributed runtime: 1 is one process; 0 lets
+  # jax.distributed detect the cluster (SLURM, Open MPI, TPU pod, Kubernetes).
+  num_processes: int = 1
+  process_id: int = 0
+  coordinator_address: str = ""  # host:port of process 0 (or $JAX_COORDINATOR_ADDRESS)
 
   def replace(self, **changes) -> Config:
     return dataclasses.replace(self, **changes)
@@ -124,6 +129,14 @@ def validate(config: Config) -> Config:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
   if not config.dataset:
     raise UsageError("--dataset must name a TFDS dataset, such as mnist.")
+  if config.num_processes < 0:
+    raise UsageError(f"--num_processes={config.num_processes} must be 1 (one process), more, or 0 (detect).")
+  if config.num_processes > 1 and not 0 <= config.process_id < config.num_processes:
+    raise UsageError(f"--process_id={config.process_id} must be in [0, {config.num_processes}) "
+                     f"for --num_processes={config.num_processes}.")
+  if config.num_processes != 1 and config.eval_every:
+    raise UsageError("In-training evaluation runs in one process only: pass --eval_every=0 with "
+                     "--num_processes, and run experiments.evaluate on the checkpoints.")
   return config
 
 

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import checkpoint, images, jsonl, plots, rng
+from ganjax import checkpoint, distributed, images, jsonl, plots, rng
 from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
@@ -36,7 +36,7 @@ class TrainingDiverged(UsageError):
 
 
 def ensure_writable(workdir: str) -> None:
-  probe = os.path.join(workdir, ".ganjax_write_test")
+  probe = os.path.join(workdir, f".ganjax_write_test_{os.getpid()}")  # processes of one run share it
   try:
     os.makedirs(workdir, exist_ok=True)
     with open(probe, "w") as f:
@@ -142,11 +142,15 @@ def train_and_evaluate(config: Config) -> GANState:
   """
   validate(config)  # callers from Python skip the CLI's check
   ensure_writable(config.workdir)
-  with workdir_lock(config.workdir):
+  # One lock per run: process 0 holds it for all the processes of a distributed run.
+  with workdir_lock(config.workdir) if distributed.is_primary() else contextlib.nullcontext():
     try:
       return _train(config)
-    except OSError as e:
-      if not checkpoint.is_disk_full(e):
+    except Exception as e:  # pylint: disable=broad-except
+      lost = distributed.lost_contact(e)  # a collective or a save failed because a peer is gone
+      if lost is not None:
+        raise lost from e
+      if not (isinstance(e, OSError) and checkpoint.is_disk_full(e)):
         raise
       raise UsageError(f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
                        "checkpoint is intact and the run stopped: free some space and run the same command "
@@ -155,6 +159,9 @@ def train_and_evaluate(config: Config) -> GANState:
 
 def _train(config: Config) -> GANState:
   workdir = config.workdir
+  # Logs, grids and curves: process 0's in the workdir, the others' (the same numbers)
+  # beside them, so no two processes append to one file.
+  log_dir = workdir if distributed.is_primary() else os.path.join(workdir, f"process_{jax.process_index()}")
   devices = jax.local_devices()
   spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count())
 
@@ -171,7 +178,8 @@ def _train(config: Config) -> GANState:
     state = restored
     print(f"Resuming from the checkpoint at step {start} in {checkpoint.checkpoint_dir(workdir)}.")
   step = int(state.step)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
+  os.makedirs(log_dir, exist_ok=True)
+  with open(os.path.join(log_dir, "config.json"), "w") as f:
     f.write(config.to_json())
 
   train_step = make_train_step(config, generator, discriminator, axis_name="data")
@@ -180,7 +188,7 @@ def _train(config: Config) -> GANState:
   p_train_step = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
   sample = make_sampler(config, source.image_shape[-1])
   noise = grid_noise(config)
-  samples_dir = os.path.join(workdir, "samples")
+  samples_dir = os.path.join(log_dir, "samples")
   os.makedirs(samples_dir, exist_ok=True)
 
   def write_grid(host_state: GANState, at_step: int) -> None:
@@ -199,7 +207,7 @@ def _train(config: Config) -> GANState:
 
   replicated = replicate(state, devices)
   batches = Batches(source, spec, config.seed, start_step=step)
-  log = MetricsLog(workdir, config.batch_size, start_step=step)
+  log = MetricsLog(log_dir, config.batch_size, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
   finished = False
@@ -236,7 +244,7 @@ def _train(config: Config) -> GANState:
       if last_saved != step:
         save(final)
       write_grid(final, step)
-      plots.plot_curves(log.path, os.path.join(workdir, "curves.png"), evaluate.path if evaluate else None)
+      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None)
       checkpoint.check_saves(manager, wait=True)
       if stop:
         bar.close()
