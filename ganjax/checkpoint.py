@@ -148,7 +148,6 @@ def latest_step(workdir: str) -> int | None:
   return max(steps) if steps else None
 
 
-
 def _is_partial(name: str) -> bool:
   """An unfinished Orbax save (`<step>.orbax-checkpoint-tmp...`), left by a killed run."""
   return name.split(".")[0].isdigit() and ocp.path.atomicity_types.TMP_DIR_SUFFIX in name
