@@ -3,20 +3,34 @@
 Each checkpoint is one step directory with three items. Restoring checks the saved config
 first, so a checkpoint written by a different model is named as such instead of failing
 deep inside Orbax, and nothing in the workdir is ever deleted or overwritten on failure.
+Resuming skips corrupt or partial step directories (moved aside, never deleted) and
+continues from the newest intact checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import sys
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ganjax import distributed
 from ganjax.config import Config, architecture_differences
 from ganjax.errors import UsageError
 from ganjax.train.state import GANState
+
+# Where resume moves step directories it cannot use: out of the manager's directory, so
+# neither Orbax's max_to_keep garbage collection nor its clean-up of unfinished temporary
+# directories can delete them, and a fresh save of the same step does not collide.
+SKIPPED_DIR = "skipped_checkpoints"
+
+
+class CorruptCheckpoint(UsageError):
+  """A step directory that cannot be read back: truncated, garbled or missing an item."""
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -37,11 +51,45 @@ def save(manager: ocp.CheckpointManager, state: GANState, data_position: dict, c
   """
   items = jax.device_get(state.checkpoint_items())
   step = int(items["step"])
-  manager.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(items),
-      data=ocp.args.JsonSave(data_position),
-      config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
+  try:
+    manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(items),
+        data=ocp.args.JsonSave(data_position),
+        config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
+  except Exception as e:  # this save's own failure, or the previous (asynchronous) one's
+    raise SaveFailed(describe_save_failure(manager, e)) from e
   return step
+
+
+class SaveFailed(UsageError):
+  """A checkpoint could not be written (most often: the disk is full)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+  """ENOSPC anywhere in the chain; TensorStore reports it as text, not as an OSError."""
+  while error is not None:
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
+
+
+def describe_save_failure(manager: ocp.CheckpointManager, error: BaseException) -> str:
+  committed = [s for s in manager.all_steps(read=True)]
+  kept = f"the checkpoint at step {max(committed)} is intact" if committed else "no earlier checkpoint exists"
+  why = "the disk is full" if is_disk_full(error) else f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+  return (f"Saving a checkpoint in {manager.directory} failed ({why}); {kept} and the run stopped: free some "
+          "space (or fix the cause) and run the same command to resume.")
+
+
+def check_saves(manager: ocp.CheckpointManager, wait: bool = False) -> None:
+  """Raises SaveFailed if an asynchronous save has failed; with `wait`, for the last one too."""
+  try:
+    if wait:
+      manager.wait_until_finished()
+    manager.check_for_errors()
+  except Exception as e:
+    raise SaveFailed(describe_save_failure(manager, e)) from e
 
 
 def read_config(manager: ocp.CheckpointManager, step: int) -> dict:
@@ -50,7 +98,7 @@ def read_config(manager: ocp.CheckpointManager, step: int) -> dict:
     restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
     return dict(restored["config"])
   except Exception as e:  # Orbax raises many kinds for a missing/garbled item
-    raise UsageError(f"The checkpoint at step {step} in {manager.directory} is corrupt "
+    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt "
                      f"(its config {path} is unreadable); move it out of the way or use "
                      "another --workdir (it was left untouched).") from e
 
@@ -72,9 +120,9 @@ def restore(manager: ocp.CheckpointManager, step: int, template: GANState,
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()))
   except Exception as e:
-    raise UsageError(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
-                     f"({type(e).__name__}); move it out of the way or use another --workdir "
-                     "(it was left untouched).") from e
+    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
+                            f"({type(e).__name__}); move it out of the way or use another --workdir "
+                            "(it was left untouched).") from e
   return template.with_checkpoint_items(restored["state"]), dict(restored["data"]), saved_config
 
 
@@ -101,3 +149,69 @@ def latest_step(workdir: str) -> int | None:
   steps = [int(name) for name in os.listdir(path) if name.isdigit()]
   return max(steps) if steps else None
 
+
+def _is_partial(name: str) -> bool:
+  """An unfinished Orbax save (`<step>.orbax-checkpoint-tmp...`), left by a killed run."""
+  return name.split(".")[0].isdigit() and ocp.path.atomicity_types.TMP_DIR_SUFFIX in name
+
+
+def move_aside(workdir: str, name: str) -> str:
+  """Moves `checkpoints/<name>` to `skipped_checkpoints/<name>[.n]`; returns the new path."""
+  target_dir = os.path.join(os.path.abspath(workdir), SKIPPED_DIR)
+  os.makedirs(target_dir, exist_ok=True)
+  target, n = os.path.join(target_dir, name), 1
+  while os.path.exists(target):
+    target, n = os.path.join(target_dir, f"{name}.{n}"), n + 1
+  os.rename(os.path.join(checkpoint_dir(workdir), name), target)
+  return target
+
+
+def warn(message: str) -> None:
+  print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def restore_newest_intact(workdir: str, keep: int, template: GANState,
+                          config: Config) -> tuple[ocp.CheckpointManager, GANState | None, int | None]:
+  """(manager, state, step) from the newest checkpoint that reads back whole.
+
+  Newer step directories that are corrupt (a truncated file, a missing item) or partial (a
+  save cut short) are skipped with a warning naming them and moved to
+  `<workdir>/skipped_checkpoints/`, never deleted. State and step are None when the workdir
+  holds no checkpoint. Raises UsageError when checkpoints exist but none is intact, or when
+  one is from a different model.
+  """
+  path = checkpoint_dir(workdir)
+  # Every process of a distributed run decides the same from the same files; process 0
+  # alone moves them, and the others wait for it before Orbax lists the directory.
+  primary = jax.process_index() == 0
+  names = os.listdir(path) if os.path.isdir(path) else []
+  for name in sorted(n for n in names if _is_partial(n)):
+    where = move_aside(workdir, name) if primary else SKIPPED_DIR
+    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed while writing it); "
+         f"skipped it and moved it to {where}.")
+  names = [n for n in names if not _is_partial(n)]
+  distributed.wait_for_all("ganjax_partial_saves_moved")
+  skipped = []
+  state = found = None
+  manager = open_manager(workdir, keep)
+  for step in sorted((int(n) for n in names if n.isdigit()), reverse=True):
+    try:
+      state, _, _ = restore(manager, step, template, config)
+    except CorruptCheckpoint as e:
+      skipped.append((step, e))
+      continue
+    found = step
+    break
+  if skipped and found is None:
+    # Starting over from scratch silently would be worse than stopping: the user decides.
+    manager.close()
+    raise skipped[0][1]
+  if skipped:
+    manager.close()  # it has listed the skipped steps; reopen once they are moved aside
+    for step, error in skipped:
+      where = move_aside(workdir, str(step)) if primary else SKIPPED_DIR
+      warn(f"the checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
+           f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; resuming from step {found}.")
+    distributed.wait_for_all("ganjax_corrupt_checkpoints_moved")
+    manager = open_manager(workdir, keep)
+  return manager, state, found

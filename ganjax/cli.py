@@ -78,9 +78,14 @@ def quiet_libraries() -> None:
   absl.logging.set_verbosity(absl.logging.ERROR)
 
 
-def start_backend(accelerator: str) -> None:
-  """What every command does before touching JAX: quiet the libraries, pick the platform."""
+def start_backend(accelerator: str, config: Config | None = None) -> None:
+  """What every command does before touching JAX: quiet the libraries, join the other
+  processes of a distributed run (`config`'s --num_processes), pick the platform."""
   quiet_libraries()
+  if config is not None:
+    from ganjax import distributed  # pylint: disable=g-import-not-at-top
+
+    distributed.initialize(config)
   select_accelerator(accelerator)
 
 
@@ -90,6 +95,10 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
     main(argv)
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
+    if getattr(e, "exit_immediately", False):  # see ganjax.distributed.LostContact
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(2)
     return 2
   except KeyboardInterrupt:  # only before training starts: the loop handles SIGINT itself
     print("Interrupted before training started; nothing was saved.", file=sys.stderr)
@@ -102,7 +111,7 @@ def run_experiment(defaults: Config, argv: Sequence[str] | None = None, descript
 
   def main(args):
     config = parse_flags(defaults, args, description)
-    start_backend(config.accelerator)
+    start_backend(config.accelerator, config)
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
     train_and_evaluate(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 
 from ganjax.errors import UsageError
@@ -84,6 +85,14 @@ class Config:
   # Sample metrics (fid_mnist, ...) every this many steps on this many samples; 0: never.
   eval_every: int = 1000
   eval_samples: int = 1000
+  # Faults: keep the old state (only the step moves on) when a loss or gradient is NaN/Inf,
+  # instead of stopping; skipped updates are counted in the metrics.
+  skip_nonfinite: bool = False
+  # Several processes on JAX's distributed runtime: 1 is one process; 0 lets
+  # jax.distributed detect the cluster (SLURM, Open MPI, TPU pod, Kubernetes).
+  num_processes: int = 1
+  process_id: int = 0
+  coordinator_address: str = ""  # host:port of process 0 (or $JAX_COORDINATOR_ADDRESS)
 
   def replace(self, **changes) -> Config:
     return dataclasses.replace(self, **changes)
@@ -118,8 +127,24 @@ def architecture_differences(saved: dict, config: Config) -> list[str]:
   return diffs
 
 
+def check_types(config: Config) -> None:
+  """Every field of its declared type, every float finite: the checks below compare values."""
+  for name, kind in field_types().items():
+    value = getattr(config, name)
+    # bool is an int to Python; 3 is a fine float.
+    ok = (isinstance(value, bool) if kind is bool else
+          isinstance(value, int) and not isinstance(value, bool) if kind is int else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+          isinstance(value, kind))
+    if not ok:
+      raise UsageError(f"--{name}={value!r} is not a{'n' if kind is int else ''} {kind.__name__}.")
+    if kind is float and not math.isfinite(value):
+      raise UsageError(f"--{name}={value} must be a finite number.")
+
+
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
+  check_types(config)
   choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS,
              "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
              "d_conditioning": CONDITIONINGS}
@@ -146,6 +171,19 @@ def validate(config: Config) -> Config:
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
   _validate_tricks(config)
+  # Faults: values that would fail only later, deep in a run.
+  if not 0 <= config.seed < 2**63:
+    raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
+  if not config.dataset:
+    raise UsageError("--dataset must name a TFDS dataset, such as mnist.")
+  if config.num_processes < 0:
+    raise UsageError(f"--num_processes={config.num_processes} must be 1 (one process), more, or 0 (detect).")
+  if config.num_processes > 1 and not 0 <= config.process_id < config.num_processes:
+    raise UsageError(f"--process_id={config.process_id} must be in [0, {config.num_processes}) "
+                     f"for --num_processes={config.num_processes}.")
+  if config.num_processes != 1 and config.eval_every:
+    raise UsageError("In-training evaluation runs in one process only: pass --eval_every=0 with "
+                     "--num_processes, and run experiments.evaluate on the checkpoints.")
   return config
 
 

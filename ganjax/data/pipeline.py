@@ -92,9 +92,16 @@ class ImageSource:
     self.stored_shape = tuple(np.asarray(first[image_key]).shape)
     if len(self.stored_shape) != 3:
       raise UsageError(f"Images of shape {self.stored_shape} are not [H, W, C]; pick an image dataset.")
+    self._check_dtype(np.asarray(first[image_key]).dtype)
     self.image_shape = self.stored_shape if not image_size else (image_size, image_size, self.stored_shape[-1])
     if self.label_key not in first:
       self.label_key = None
+
+  def _check_dtype(self, dtype: np.dtype) -> None:
+    # to_model_range maps [0, 255] to [-1, 1]: floats or 16-bit images would train on garbage.
+    if dtype != np.uint8:
+      raise UsageError(f"The dataset's images are {dtype}, not uint8 in [0, 255] as ganjax reads them; "
+                       "convert them to uint8 first.")
 
   def __len__(self) -> int:
     return len(self.records)
@@ -114,6 +121,7 @@ class ImageSource:
     if out["image"].shape[1:] != self.image_shape:
       raise UsageError(f"The dataset mixes image shapes ({out['image'].shape[1:]} vs {self.image_shape}); "
                        "resize it to one shape first.")
+    self._check_dtype(out["image"].dtype)
     if self.label_key:
       out["label"] = np.asarray([r[self.label_key] for r in rows], dtype=np.int32)
     return out
@@ -147,8 +155,12 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   data_dir = data_dir or default_data_dir()
-  if dataset not in tfds.list_builders():
-    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try mnist, fashion_mnist or cifar10.")
+  # A builder by name, not `tfds.list_builders()`: that imports TensorFlow (6 s of every
+  # start-up, which restarts after a preemption pay again) just to check a name.
+  try:
+    tfds.builder(dataset)
+  except tfds.core.registered.DatasetNotFoundError:
+    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try mnist, fashion_mnist or cifar10.") from None
   try:
     os.makedirs(data_dir, exist_ok=True)
   except OSError as e:

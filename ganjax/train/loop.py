@@ -17,14 +17,13 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import checkpoint, images, jsonl, plots, rng
-from ganjax.config import Config
+from ganjax import checkpoint, distributed, images, jsonl, plots, rng
+from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec, load_source
 from ganjax.errors import UsageError
-from ganjax.models import build_gan, check_image_shape, check_labels
+from ganjax.models import build_gan, check_image_shape, check_labels, progressive
 from ganjax.sampling import default_labels, make_sampler
-from ganjax.models import progressive
-from ganjax.train import evaluation
+from ganjax.train import evaluation, guards
 from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
@@ -37,7 +36,7 @@ class TrainingDiverged(UsageError):
 
 
 def ensure_writable(workdir: str) -> None:
-  probe = os.path.join(workdir, ".ganjax_write_test")
+  probe = os.path.join(workdir, f".ganjax_write_test_{os.getpid()}")  # processes of one run share it
   try:
     os.makedirs(workdir, exist_ok=True)
     with open(probe, "w") as f:
@@ -99,7 +98,11 @@ class MetricsLog:
     self.pending.append((step, metrics))
 
   def flush(self) -> dict[str, float]:
-    """Writes pending steps; raises TrainingDiverged at the first non-finite value."""
+    """Writes pending steps; raises TrainingDiverged at the first non-finite value.
+
+    Steps a `skip_nonfinite` step dropped (`skipped` 1) are logged as they came, and left
+    out of the window's averages.
+    """
     if not self.pending:
       return {}
     fetched = jax.device_get([m for _, m in self.pending])  # waits for the device
@@ -109,11 +112,15 @@ class MetricsLog:
     rows = [{k: float(np.asarray(v).reshape(-1)[0]) for k, v in m.items()} for m in fetched]
     for step, row in zip(steps, rows):
       bad = [k for k, v in row.items() if not np.isfinite(v)]
-      if bad:
+      if bad and not row.get("skipped"):
         raise TrainingDiverged(f"Training diverged: {', '.join(bad)} became non-finite at step {step}; "
-                               "the last good checkpoint is kept, lower --lr and run again.")
+                               "the last good checkpoint is kept; lower --lr (or pass --skip_nonfinite to "
+                               "skip such updates) and run again.")
     steps_per_s = len(rows) / max(elapsed, 1e-9)
-    summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
+    kept = [r for r in rows if not r.get("skipped")] or rows
+    summary = {k: float(np.mean([r[k] for r in kept])) for k in rows[-1]}
+    if "skipped" in rows[-1]:
+      summary["skipped"] = float(sum(r["skipped"] for r in rows))  # a count per window, not a mean
     summary.update(steps_per_s=steps_per_s, images_per_s=steps_per_s * self.images_per_step)
     with open(self.path, "a") as f:
       for step, row in zip(steps, rows):
@@ -138,13 +145,28 @@ def train_and_evaluate(config: Config) -> GANState:
   Returns the final state (un-replicated, on the host's first device). Refuses to start
   while another run trains in the same workdir.
   """
+  validate(config)  # callers from Python skip the CLI's check
   ensure_writable(config.workdir)
-  with workdir_lock(config.workdir):
-    return _train(config)
+  # One lock per run: process 0 holds it for all the processes of a distributed run.
+  with workdir_lock(config.workdir) if distributed.is_primary() else contextlib.nullcontext():
+    try:
+      return _train(config)
+    except Exception as e:  # pylint: disable=broad-except
+      lost = distributed.lost_contact(e)  # a collective or a save failed because a peer is gone
+      if lost is not None:
+        raise lost from e
+      if not (isinstance(e, OSError) and checkpoint.is_disk_full(e)):
+        raise
+      raise UsageError(f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
+                       "checkpoint is intact and the run stopped: free some space and run the same command "
+                       "to resume.") from e
 
 
 def _train(config: Config) -> GANState:
   workdir = config.workdir
+  # Logs, grids and curves: process 0's in the workdir, the others' (the same numbers)
+  # beside them, so no two processes append to one file.
+  log_dir = workdir if distributed.is_primary() else os.path.join(workdir, f"process_{jax.process_index()}")
   devices = jax.local_devices()
   spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count(),
                    microbatches=config.d_steps)
@@ -158,13 +180,13 @@ def _train(config: Config) -> GANState:
   state = create_state(config, generator, discriminator, source.image_shape, seed_key)
 
   # Load checkpoint
-  manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
-  start = checkpoint.latest_step(workdir)
+  manager, restored, start = checkpoint.restore_newest_intact(workdir, config.keep_checkpoints, state, config)
   if start is not None:
-    state, _, _ = checkpoint.restore(manager, start, state, config)
+    state = restored
     print(f"Resuming from the checkpoint at step {start} in {checkpoint.checkpoint_dir(workdir)}.")
   step = int(state.step)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
+  os.makedirs(log_dir, exist_ok=True)
+  with open(os.path.join(log_dir, "config.json"), "w") as f:
     f.write(config.to_json())
 
   compiled_steps = {}
@@ -173,15 +195,16 @@ def _train(config: Config) -> GANState:
     """The pmapped step for `at_step` (one per resolution stage when growing progressively)."""
     stage = progressive.stage_at(at_step, config.progressive_steps) if config.progressive_steps else None
     if stage not in compiled_steps:
-      compiled_steps[stage] = jax.pmap(make_train_step(config, generator, discriminator, axis_name="data",
-                                                       stage=stage),
-                                       axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+      train_step = make_train_step(config, generator, discriminator, axis_name="data", stage=stage)
+      if config.skip_nonfinite:
+        train_step = guards.skip_nonfinite(train_step, axis_name="data")
+      compiled_steps[stage] = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
     return compiled_steps[stage]
 
   sample = make_sampler(config, source.image_shape)
   noise = grid_noise(config)
   grid_labels = default_labels(config, len(noise))  # column c shows class c
-  samples_dir = os.path.join(workdir, "samples")
+  samples_dir = os.path.join(log_dir, "samples")
   os.makedirs(samples_dir, exist_ok=True)
 
   def write_grid(host_state: GANState, at_step: int) -> None:
@@ -201,9 +224,10 @@ def _train(config: Config) -> GANState:
 
   replicated = replicate(state, devices)
   batches = Batches(source, spec, config.seed, start_step=step)
-  log = MetricsLog(workdir, config.batch_size * config.d_steps, start_step=step)
+  log = MetricsLog(log_dir, config.batch_size * config.d_steps, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
+  finished = False
   postfix: dict[str, str] = {}
   try:
     with stop_requests() as stop:
@@ -217,6 +241,7 @@ def _train(config: Config) -> GANState:
         due_eval = evaluate is not None and step % config.eval_every == 0
         if step % config.log_every == 0 or due_checkpoint or due_eval or step == config.steps:
           summary = log.flush()  # before any save or evaluation: never act on a diverged state
+          checkpoint.check_saves(manager)  # a failed background save stops the run here
           postfix.update(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
                          img_s=f"{summary['images_per_s']:.0f}")
           bar.set_postfix(postfix)
@@ -236,18 +261,23 @@ def _train(config: Config) -> GANState:
       if last_saved != step:
         save(final)
       write_grid(final, step)
-      plots.plot_curves(log.path, os.path.join(workdir, "curves.png"), evaluate.path if evaluate else None)
-      manager.wait_until_finished()
+      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None)
+      checkpoint.check_saves(manager, wait=True)
       if stop:
         bar.close()
         print(f"Stopped by {signal.Signals(stop[0]).name} at step {step}; checkpoint saved in "
               f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume.")
+      finished = True
       return final
   finally:
-    bar.close()
-    batches.close()
-    log.close()
-    if evaluate:
-      evaluate.close()
-    manager.wait_until_finished()
-    manager.close()
+    # Quietly when an error is on its way out: a full disk fails these too, and the first
+    # error is the one to report.
+    failing = not finished
+    for close in (bar.close, batches.close, log.close, evaluate.close if evaluate else None,
+                  manager.wait_until_finished, manager.close):
+      try:
+        if close:
+          close()
+      except Exception:  # pylint: disable=broad-except
+        if not failing:
+          raise

@@ -1,0 +1,87 @@
+"""Several processes, one run: JAX's own distributed runtime (`jax.distributed`), started from flags.
+
+Each process drives its local devices; `pmap`'s `pmean` spans the devices of all of them, so
+the step is the one-process step on a bigger device axis. Each process reads only its slice
+of every global batch (`BatchSpec`), all save and restore the same Orbax checkpoints (Orbax
+writes once, from process 0), and process 0 alone writes the logs and sample grids.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ganjax.config import Config
+from ganjax.errors import UsageError
+
+# How long a process waits for the others at start-up, and how long the coordinator waits
+# for a silent process before telling the rest (JAX's default is 100 s).
+JOIN_TIMEOUT_S = 300
+HEARTBEAT_TIMEOUT_S = 30
+
+
+class LostContact(UsageError):
+  """Another process of the run died or became unreachable.
+
+  The CLI exits at once after saying so: JAX's shutdown at interpreter exit waits at a
+  barrier for every process and aborts the survivor when one is gone.
+  """
+
+  exit_immediately = True
+
+
+def lost_contact(error: BaseException) -> LostContact | None:
+  """The LostContact that `error` means in a run of several processes, else None."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if jax.process_count() == 1:
+    return None
+  cause = error
+  while cause is not None and not isinstance(cause, jax.errors.JaxRuntimeError):
+    cause = cause.__cause__ or cause.__context__
+  if cause is None:
+    return None
+  return LostContact(f"Process {jax.process_index()} lost contact with the other processes of the run "
+                     f"({str(cause).splitlines()[0][:160]}); the newest checkpoint is intact: start every "
+                     "process again with the same command to resume.")
+
+
+def initialize(config: Config) -> None:
+  """Joins the run's other processes; nothing for one process. Before any other JAX call."""
+  if config.num_processes == 1:
+    return
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if config.accelerator == "cpu":  # CPU devices of several processes talk through gloo
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if config.num_processes == 0:
+    where, kwargs = "the cluster its environment describes", {}
+  else:
+    address = config.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
+    if not address:
+      raise UsageError(f"--num_processes={config.num_processes} needs --coordinator_address=host:port "
+                       "(process 0's machine and a free port), the same for every process.")
+    where = address
+    kwargs = dict(coordinator_address=address, num_processes=config.num_processes, process_id=config.process_id)
+  try:
+    jax.distributed.initialize(initialization_timeout=JOIN_TIMEOUT_S,
+                               heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S, **kwargs)
+  except Exception as e:  # RuntimeError, ValueError, XLA's errors: all mean "could not join"
+    raise UsageError(f"Could not join the distributed run at {where} ({type(e).__name__}: "
+                     f"{str(e).splitlines()[0][:200]}); start every process with the same --num_processes "
+                     "and --coordinator_address.") from e
+
+
+def is_primary() -> bool:
+  import jax  # pylint: disable=g-import-not-at-top
+
+  return jax.process_index() == 0
+
+
+def wait_for_all(name: str) -> None:
+  """A barrier across processes (nothing with one process)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+    multihost_utils.sync_global_devices(name)

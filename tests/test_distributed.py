@@ -1,0 +1,77 @@
+"""Two processes on JAX's distributed runtime (loopback coordinator, gloo, 2 CPU devices each)
+train as one process with 4 devices does; when one is killed, the other stops, it does not hang."""
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+
+from ganjax.train.loop import train_and_evaluate
+from test_sigkill import final_checkpoint, flags_of
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STOP_TIMEOUT_S = 120  # the survivor must be gone well within this (JAX's heartbeat: 30 s here)
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def start_processes(config, logs: pathlib.Path, count: int = 2) -> list[subprocess.Popen]:
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", PYTHONUNBUFFERED="1")
+  address = f"127.0.0.1:{free_port()}"
+  processes = []
+  for i in range(count):
+    log = open(logs / f"process_{i}.log", "w")
+    processes.append(subprocess.Popen(
+        [sys.executable, "-m", "experiments.dcgan", *flags_of(config), f"--num_processes={count}",
+         f"--process_id={i}", f"--coordinator_address={address}"], cwd=ROOT, env=env, stdout=log,
+        stderr=subprocess.STDOUT))
+  return processes
+
+
+def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp_path):
+  config = tiny_config.replace(batch_size=8, steps=4, checkpoint_every=2, log_every=1, sample_every=100000,
+                               eval_every=0, workdir=str(tmp_path / "two"))
+  processes = start_processes(config, tmp_path)
+  for i, process in enumerate(processes):
+    assert process.wait(timeout=600) == 0, (tmp_path / f"process_{i}.log").read_text()[-3000:]
+  checkpoints = pathlib.Path(config.workdir) / "checkpoints"
+  assert sorted(os.listdir(checkpoints)) == ["2", "4"]  # written once, by both together
+  assert (pathlib.Path(config.workdir) / "process_1" / "metrics.jsonl").exists()  # process 1's logs apart
+
+  one = train_and_evaluate(config.replace(workdir=str(tmp_path / "one")))  # 4 devices, one process
+  two = final_checkpoint(config)
+  differences = jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a, np.float64) - b))), two,
+                             jax.device_get(one.checkpoint_items()))
+  largest = max(jax.tree.leaves(differences))
+  print(f"two processes x 2 devices vs one x 4: max |difference| over the state after 4 steps = {largest:.3g}")
+  assert largest <= 1e-5
+
+
+def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
+  config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=2, log_every=1,
+                               sample_every=100000, eval_every=0)
+  processes = start_processes(config, tmp_path)
+  metrics = pathlib.Path(config.workdir) / "metrics.jsonl"
+  deadline = time.time() + 300
+  while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
+    assert all(p.poll() is None for p in processes), (tmp_path / "process_0.log").read_text()[-3000:]
+    time.sleep(0.2)
+  processes[1].send_signal(signal.SIGKILL)
+  killed_at = time.time()
+  status = processes[0].wait(timeout=STOP_TIMEOUT_S)
+  log = (tmp_path / "process_0.log").read_text()
+  print(f"process 0 stopped {time.time() - killed_at:.1f} s after process 1 was killed, status {status}")
+  assert status != 0
+  # Our one line when the failure reaches Python first, else JAX's own abort naming the cause.
+  assert ("lost contact with the other processes" in log or "another task died" in log), log[-3000:]
+  assert sorted(int(n) for n in os.listdir(pathlib.Path(config.workdir) / "checkpoints") if n.isdigit())
