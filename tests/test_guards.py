@@ -23,7 +23,7 @@ BATCH = 8
 
 
 def setup(axis_name):
-  generator, discriminator = build_gan(CONFIG, channels=1, axis_name=axis_name)
+  generator, discriminator = build_gan(CONFIG, (28, 28, 1), axis_name=axis_name)
   state = create_state(CONFIG, generator, discriminator, (28, 28, 1), jax.random.key(0))
   return state, make_train_step(CONFIG, generator, discriminator, axis_name=axis_name)
 
@@ -85,7 +85,7 @@ def test_nan_stops_the_run_naming_step_and_loss_and_keeps_the_last_good_checkpoi
   with pytest.raises(TrainingDiverged, match=r"d_loss, .*became non-finite at step 3; .*--skip_nonfinite"):
     train_and_evaluate(config)
   assert os.listdir(checkpoint.checkpoint_dir(config.workdir)) == ["2"]
-  generator, discriminator = build_gan(config, 1, axis_name="data")
+  generator, discriminator = build_gan(config, (28, 28, 1), axis_name="data")
   template = create_state(config, generator, discriminator, (28, 28, 1), jax.random.key(0))
   manager = checkpoint.open_manager(config.workdir, config.keep_checkpoints)
   restored, _, _ = checkpoint.restore(manager, 2, template, config)

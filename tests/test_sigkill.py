@@ -23,7 +23,7 @@ def flags_of(config: Config) -> list[str]:
 
 
 def final_checkpoint(config: Config):
-  generator, discriminator = build_gan(config, 1, axis_name="data")
+  generator, discriminator = build_gan(config, (28, 28, 1), axis_name="data")
   template = create_state(config, generator, discriminator, (28, 28, 1), jax.random.key(config.seed))
   manager = checkpoint.open_manager(config.workdir, config.keep_checkpoints)
   try:
