@@ -56,6 +56,7 @@ def out_of_range(name):
       "seed": st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63)),
       "workdir": st.just(""),
       "dataset": st.sampled_from(["", "not_a_dataset", "mnist_but_wrong"]),
+      "num_processes": st.integers(max_value=-1),
   }.get(name)
 
 
@@ -72,6 +73,9 @@ def invalid_flags(draw):
   if name == "eval_samples":  # only nonsense while evaluation is on
     choices.append(st.integers(max_value=256).map(str))
     combination = ["--eval_every=10"]
+  if name == "process_id":  # only nonsense for a given number of processes
+    choices.append(st.one_of(st.integers(max_value=-1), st.integers(min_value=3)).map(str))
+    combination = ["--num_processes=3"]
   if not choices:
     return draw(invalid_flags())  # a free-form field (a path): any text is a value
   return [f"--{name}={draw(st.one_of(choices))}", *combination]
