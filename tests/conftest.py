@@ -5,8 +5,9 @@ import tempfile
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
 os.environ["JAX_PLATFORMS"] = "cpu"
-# Tests compile the same tiny steps again and again (every resume, every subprocess): a
-# persistent compilation cache turns the repeats into cache loads.
+# The suite trains the same tiny models many times, in this process and in the CLI
+# subprocesses (which inherit the environment): a persistent compilation cache makes XLA
+# compile each program once per machine.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.path.join(tempfile.gettempdir(), f"ganjax-tests-jax-cache-{os.getuid()}"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

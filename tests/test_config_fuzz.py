@@ -65,6 +65,7 @@ def out_of_range(name):
       "ema_decay": st.one_of(st.floats(max_value=-1e-9, allow_infinity=False), st.floats(min_value=1.0)),
       "min_lr_ratio": st.one_of(st.floats(max_value=-1e-9, allow_infinity=False), st.floats(min_value=1.0 + 1e-6)),
       "decay_rate": st.floats(max_value=0.0, allow_infinity=False),
+      "num_processes": st.integers(max_value=-1),
   }.get(name)
 
 
@@ -81,6 +82,9 @@ def invalid_flags(draw):
   if name == "eval_samples":  # only nonsense while evaluation is on
     choices.append(st.integers(max_value=256).map(str))
     combination = ["--eval_every=10"]
+  if name == "process_id":  # only nonsense for a given number of processes
+    choices.append(st.one_of(st.integers(max_value=-1), st.integers(min_value=3)).map(str))
+    combination = ["--num_processes=3"]
   if not choices:
     return draw(invalid_flags())  # a free-form field (a path): any text is a value
   return [f"--{name}={draw(st.one_of(choices))}", *combination]

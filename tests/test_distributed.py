@@ -42,8 +42,12 @@ def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp
   config = tiny_config.replace(batch_size=8, steps=4, checkpoint_every=2, log_every=1, sample_every=100000,
                                eval_every=0, workdir=str(tmp_path / "two"))
   processes = start_processes(config, tmp_path)
-  for i, process in enumerate(processes):
-    assert process.wait(timeout=600) == 0, (tmp_path / f"process_{i}.log").read_text()[-3000:]
+  try:
+    for i, process in enumerate(processes):
+      assert process.wait(timeout=300) == 0, (tmp_path / f"process_{i}.log").read_text()[-3000:]
+  finally:
+    for process in processes:  # a hung run must not outlive the test
+      process.kill()
   checkpoints = pathlib.Path(config.workdir) / "checkpoints"
   assert sorted(os.listdir(checkpoints)) == ["2", "4"]  # written once, by both together
   assert (pathlib.Path(config.workdir) / "process_1" / "metrics.jsonl").exists()  # process 1's logs apart
@@ -68,7 +72,10 @@ def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
     time.sleep(0.2)
   processes[1].send_signal(signal.SIGKILL)
   killed_at = time.time()
-  status = processes[0].wait(timeout=STOP_TIMEOUT_S)
+  try:
+    status = processes[0].wait(timeout=STOP_TIMEOUT_S)
+  finally:
+    processes[0].kill()
   log = (tmp_path / "process_0.log").read_text()
   print(f"process 0 stopped {time.time() - killed_at:.1f} s after process 1 was killed, status {status}")
   assert status != 0

@@ -55,3 +55,4 @@ def tiny_kill_config(config: Config, steps: int) -> Config:
 def test_three_sigkills_one_during_a_save_lose_nothing(tiny_config, tmp_path):
   history = kill_resume_and_compare(tiny_kill_config(tiny_config, STEPS), tmp_path, kills=3, seed=3)
   assert [k.mode for k in history] == ["training", "training", "saving"]
+  assert any(k.saving for k in history)  # a save every 2 steps: one is caught in flight

@@ -65,7 +65,10 @@ def replicate(tree, devices):
 
 
 def unreplicate(tree):
-  return jax.tree.map(lambda x: x[0], tree)
+  """The first local device's copy. From its shard, not `x[0]`: indexing the replicated
+  array runs a program over all local devices, which in a run of several processes on CPU
+  can wait forever on the other processes' collectives."""
+  return jax.tree.map(lambda x: x.addressable_shards[0].data[0], tree)
 
 
 @contextlib.contextmanager
