@@ -7,6 +7,7 @@ computes, so an interrupted-and-resumed run is the uninterrupted run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -28,6 +29,7 @@ from ganjax.train.lock import workdir_lock
 from ganjax.train.state import GANState, create_state
 from ganjax.train.step import make_train_step
 
+MAX_STEPS_IN_FLIGHT = 2
 GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
 
 
@@ -230,6 +232,7 @@ def _train(config: Config) -> GANState:
   log = MetricsLog(log_dir, config.batch_size * config.d_steps, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
+  in_flight: collections.deque = collections.deque()
   finished = False
   postfix: dict[str, str] = {}
   try:
@@ -239,6 +242,12 @@ def _train(config: Config) -> GANState:
         replicated, metrics = p_train_step(step)(replicated, next(batches), seed_key)
         step += 1
         log.add(step, metrics)
+        # Dispatch is asynchronous: without a bound the loop would queue every step up to the
+        # next log flush, and a stop request would wait for all of them (minutes for slow
+        # steps). Two in flight keep the device busy; the bar counts finished steps.
+        in_flight.append(metrics)
+        if len(in_flight) > MAX_STEPS_IN_FLIGHT:
+          jax.block_until_ready(in_flight.popleft())
         bar.update(1)
         due_checkpoint = step % config.checkpoint_every == 0
         due_eval = evaluate is not None and step % config.eval_every == 0
