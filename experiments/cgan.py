@@ -22,7 +22,7 @@ DEFAULTS = Config(
     num_classes=10,
     d_conditioning="concat",
     batch_size=64,
-    steps=4000,
+    steps=8000,
     lr=2e-4,
     b1=0.5,
 )
