@@ -217,7 +217,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     images = batch["image"]
     local_batch = images.shape[0] // config.d_steps
     if stage is not None:  # the reals at the stage's resolution, faded in as G's output is
-      images = progressive.reals_at(images, stage, progressive.alpha_at(state.step, stage, config.progressive_steps))
+      images = progressive.reals_at(images, stage, growth(state.step)["alpha"])
     reals = images.reshape(config.d_steps, local_batch, *images.shape[1:])
     labels = batch["label"].reshape(config.d_steps, local_batch) if config.num_classes else None
     if config.d_steps == 1:
