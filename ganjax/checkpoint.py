@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import os
 import sys
+from typing import Any
 
 import jax
 import numpy as np
@@ -21,7 +22,10 @@ import orbax.checkpoint as ocp
 from ganjax import distributed
 from ganjax.config import Config, architecture_differences
 from ganjax.errors import UsageError
-from ganjax.train.state import GANState
+
+# Any family's state (`ganjax.train.task.Task.state`): a struct with `step`,
+# `checkpoint_items()` and `with_checkpoint_items(items)`.
+State = Any
 
 # Where resume moves step directories it cannot use: out of the manager's directory, so
 # neither Orbax's max_to_keep garbage collection nor its clean-up of unfinished temporary
@@ -43,7 +47,7 @@ def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
                                item_names=("state", "data", "config"))
 
 
-def save(manager: ocp.CheckpointManager, state: GANState, data_position: dict, config: Config,
+def save(manager: ocp.CheckpointManager, state: State, data_position: dict, config: Config,
          metrics: dict | None = None) -> int:
   """Saves an un-replicated `state` (asynchronously: call `manager.wait_until_finished`).
 
@@ -103,8 +107,8 @@ def read_config(manager: ocp.CheckpointManager, step: int) -> dict:
                      "another --workdir (it was left untouched).") from e
 
 
-def restore(manager: ocp.CheckpointManager, step: int, template: GANState,
-            config: Config | None = None) -> tuple[GANState, dict, dict]:
+def restore(manager: ocp.CheckpointManager, step: int, template: State,
+            config: Config | None = None) -> tuple[State, dict, dict]:
   """(state, data position, saved config) at `step`, in the structure of `template`.
 
   With `config`, refuses a checkpoint whose architecture differs from it.
@@ -170,8 +174,8 @@ def warn(message: str) -> None:
   print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def restore_newest_intact(workdir: str, keep: int, template: GANState,
-                          config: Config) -> tuple[ocp.CheckpointManager, GANState | None, int | None]:
+def restore_newest_intact(workdir: str, keep: int, template: State,
+                          config: Config) -> tuple[ocp.CheckpointManager, State | None, int | None]:
   """(manager, state, step) from the newest checkpoint that reads back whole.
 
   Newer step directories that are corrupt (a truncated file, a missing item) or partial (a

@@ -18,7 +18,11 @@ INITS = ("glorot", "dcgan", "he", "lecun")
 LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 # Losses whose D is a classifier of real vs fake, so a "real label" below 1 means something.
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
-MODELS = ("dcgan", "mlp")
+GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
+# The other families (image-to-image, super-resolution, VAE): each its own Task, see
+# ganjax.train.families.
+OTHER_MODELS = ()
+MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
 LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical")

@@ -94,7 +94,7 @@ def valid_values(mnist_dir, workdir):
   """A strategy per field; fields not named keep the experiment's default."""
   unit = st.floats(0.0, 0.999)
   return {
-      "model": st.sampled_from(config_lib.MODELS), "init": st.sampled_from(config_lib.INITS),
+      "model": st.sampled_from(config_lib.GAN_MODELS), "init": st.sampled_from(config_lib.INITS),
       "loss": st.sampled_from(config_lib.LOSSES), "accelerator": st.just("cpu"),
       "latent_dim": st.integers(1, 32), "width": st.integers(1, 12), "leak": st.floats(0.0, 1.0),
       "dropout": unit, "b1": unit, "b2": unit, "lr": st.floats(1e-7, 1.0),

@@ -186,11 +186,12 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
 class Batches:
   """Iterator over training batches from `start_step` on, read ahead in a thread.
 
-  Yields {'image': float32 [local_devices, microbatches * per_device, H, W, C] in [-1, 1],
-          'label': int32 [local_devices, microbatches * per_device]} (label only if the data has one).
+  From an ImageSource it yields {'image': float32 [local_devices, microbatches * per_device,
+  H, W, C] in [-1, 1], 'label': int32 [local_devices, microbatches * per_device]} (label only
+  if the data has one); any other source's uint8 arrays become float32 in [-1, 1] likewise.
   """
 
-  def __init__(self, source: ImageSource, spec: BatchSpec, seed: int, start_step: int = 0, prefetch: int = 2):
+  def __init__(self, source, spec: BatchSpec, seed: int, start_step: int = 0, prefetch: int = 2):
     if len(source) < spec.global_batch * spec.microbatches:
       raise UsageError(f"--batch_size={spec.global_batch} times --d_steps={spec.microbatches} is larger than the "
                        f"dataset ({len(source)} examples).")
@@ -205,10 +206,9 @@ class Batches:
     indices = batch_indices(len(self.source), self.spec, self.seed, step)
     raw = self.source.read(indices)
     shape = (self.spec.local_devices, self.spec.microbatches * self.spec.per_device)
-    batch = {"image": to_model_range(raw["image"]).reshape(shape + raw["image"].shape[1:])}
-    if "label" in raw:
-      batch["label"] = raw["label"].reshape(shape)
-    return batch
+    # Every uint8 array is an image (a paired dataset has two); the rest (labels) stay as read.
+    return {k: (to_model_range(v) if v.dtype == np.uint8 else v).reshape(shape + v.shape[1:])
+            for k, v in raw.items()}
 
   def _fill(self, step: int) -> None:
     while not self._stop.is_set():

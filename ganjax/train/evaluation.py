@@ -37,6 +37,8 @@ def applies_to(image_shape: tuple[int, ...]) -> bool:
 class PeriodicEvaluator:
   """Call with (host_state, step) to evaluate, log to eval.jsonl and keep the best checkpoint."""
 
+  best_metric = BEST_METRIC
+
   def __init__(self, config: Config, image_shape: tuple[int, int, int], data_position: dict, start_step: int):
     self.config = config
     self.sample = make_sampler(config, image_shape)

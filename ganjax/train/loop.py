@@ -1,8 +1,9 @@
-"""The training loop shared by the noise-to-image experiments: `train_and_evaluate(config)`.
+"""The training loop every experiment shares: `train_and_evaluate(config)`.
 
 Host-side only: it feeds batches, calls the pmapped pure step, and every so often fetches
 metrics, writes sample grids and saves checkpoints. Nothing here changes what a step
-computes, so an interrupted-and-resumed run is the uninterrupted run.
+computes, so an interrupted-and-resumed run is the uninterrupted run. What differs between
+model families (state, step, data, samples) comes from their Task (`ganjax.train.task`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,15 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import checkpoint, distributed, images, jsonl, plots, rng
+from ganjax import checkpoint, distributed, jsonl, plots
 from ganjax.config import Config, validate
-from ganjax.data.pipeline import Batches, BatchSpec, load_source
+from ganjax.data.pipeline import Batches, BatchSpec
 from ganjax.errors import UsageError
-from ganjax.models import build_gan, check_image_shape, check_labels, progressive
-from ganjax.sampling import default_labels, make_sampler
-from ganjax.train import evaluation, guards
+from ganjax.train import families, guards
 from ganjax.train.lock import workdir_lock
-from ganjax.train.state import GANState, create_state
-from ganjax.train.step import make_train_step
+from ganjax.train.task import PyTree
 
 MAX_STEPS_IN_FLIGHT = 2
-GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
 
 
 class TrainingDiverged(UsageError):
@@ -46,16 +43,6 @@ def ensure_writable(workdir: str) -> None:
     os.remove(probe)
   except OSError as e:
     raise UsageError(f"Cannot write to --workdir={workdir} ({e.strerror}); choose a writable directory.") from e
-
-
-def grid_columns(config: Config) -> int:
-  """8 columns; a conditional model gets one column per class."""
-  return config.num_classes or 8
-
-
-def grid_noise(config: Config) -> jax.Array:
-  key = rng.stream(jax.random.key(config.seed), "sample_grid")
-  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.latent_dim))
 
 
 def replicate(tree, devices):
@@ -144,8 +131,8 @@ class MetricsLog:
     self.tensorboard.close()
 
 
-def train_and_evaluate(config: Config) -> GANState:
-  """Trains from scratch, or on from the workdir's latest checkpoint, to `config.steps`.
+def train_and_evaluate(config: Config) -> PyTree:
+  """Trains `config.model` from scratch, or on from the workdir's latest checkpoint, to `config.steps`.
 
   Returns the final state (un-replicated, on the host's first device). Refuses to start
   while another run trains in the same workdir.
@@ -167,25 +154,20 @@ def train_and_evaluate(config: Config) -> GANState:
                        "to resume.") from e
 
 
-def _train(config: Config) -> GANState:
+def _train(config: Config) -> PyTree:
   workdir = config.workdir
   # Logs, grids and curves: process 0's in the workdir, the others' (the same numbers)
   # beside them, so no two processes append to one file.
   log_dir = workdir if distributed.is_primary() else os.path.join(workdir, f"process_{jax.process_index()}")
   devices = jax.local_devices()
+  task = families.make_task(config)
   spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count(),
-                   microbatches=config.d_steps)
-
-  # Data and model
-  source = load_source(config.dataset, "train", config.data_dir or None, config.image_size or None)
-  check_image_shape(config, source.image_shape)
-  check_labels(config, source)
-  generator, discriminator = build_gan(config, source.image_shape, axis_name="data")
+                   microbatches=task.microbatches)
   seed_key = jax.random.key(config.seed)
-  state = create_state(config, generator, discriminator, source.image_shape, seed_key)
 
   # Load checkpoint
-  manager, restored, start = checkpoint.restore_newest_intact(workdir, config.keep_checkpoints, state, config)
+  manager, restored, start = checkpoint.restore_newest_intact(workdir, config.keep_checkpoints, task.state, config)
+  state = task.state
   if start is not None:
     state = restored
     print(f"Resuming from the checkpoint at step {start} in {checkpoint.checkpoint_dir(workdir)}.")
@@ -197,39 +179,29 @@ def _train(config: Config) -> GANState:
   compiled_steps = {}
 
   def p_train_step(at_step: int):
-    """The pmapped step for `at_step` (one per resolution stage when growing progressively)."""
-    stage = progressive.stage_at(at_step, config.progressive_steps) if config.progressive_steps else None
-    if stage not in compiled_steps:
-      train_step = make_train_step(config, generator, discriminator, axis_name="data", stage=stage)
+    """The pmapped step for `at_step` (one per phase: a resolution stage, say)."""
+    phase = task.phase(at_step)
+    if phase not in compiled_steps:
+      train_step = task.make_step(phase)
       if config.skip_nonfinite:
         train_step = guards.skip_nonfinite(train_step, axis_name="data")
-      compiled_steps[stage] = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
-    return compiled_steps[stage]
+      compiled_steps[phase] = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
+    return compiled_steps[phase]
 
-  sample = make_sampler(config, source.image_shape)
-  noise = grid_noise(config)
-  grid_labels = default_labels(config, len(noise))  # column c shows class c
   samples_dir = os.path.join(log_dir, "samples")
   os.makedirs(samples_dir, exist_ok=True)
 
-  def write_grid(host_state: GANState, at_step: int) -> None:
-    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, grid_labels,
-                   **progressive.sampling_growth(config.progressive_steps, at_step))
-    images.save_png(os.path.join(samples_dir, f"grid_{at_step:06d}.png"),
-                    images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
+  def write_grid(host_state: PyTree, at_step: int) -> None:
+    task.write_samples(host_state, at_step, os.path.join(samples_dir, f"grid_{at_step:06d}.png"))
 
-  data_position = {"seed": config.seed, "image_shape": list(source.image_shape)}
+  def save(host_state: PyTree) -> None:
+    checkpoint.save(manager, host_state, {**task.data_position, "next_step": int(host_state.step)}, config)
 
-  def save(host_state: GANState) -> None:
-    checkpoint.save(manager, host_state, {**data_position, "next_step": int(host_state.step)}, config)
-
-  evaluate = None
-  if config.eval_every and evaluation.applies_to(source.image_shape):
-    evaluate = evaluation.PeriodicEvaluator(config, source.image_shape, data_position, start_step=step)
+  evaluate = task.make_evaluator(step) if task.make_evaluator else None
 
   replicated = replicate(state, devices)
-  batches = Batches(source, spec, config.seed, start_step=step)
-  log = MetricsLog(log_dir, config.batch_size * config.d_steps, start_step=step)
+  batches = Batches(task.source, spec, config.seed, start_step=step)
+  log = MetricsLog(log_dir, config.batch_size * task.microbatches, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start
   in_flight: collections.deque = collections.deque()
@@ -254,15 +226,15 @@ def _train(config: Config) -> GANState:
         if step % config.log_every == 0 or due_checkpoint or due_eval or step == config.steps:
           summary = log.flush()  # before any save or evaluation: never act on a diverged state
           checkpoint.check_saves(manager)  # a failed background save stops the run here
-          postfix.update(d=f"{summary['d_loss']:.3f}", g=f"{summary['g_loss']:.3f}",
-                         img_s=f"{summary['images_per_s']:.0f}")
+          postfix.update({label: f"{summary[name]:.3f}" for label, name in task.progress})
+          postfix["img_s"] = f"{summary['images_per_s']:.0f}"
           bar.set_postfix(postfix)
         if step % config.sample_every == 0:
           write_grid(unreplicate(replicated), step)
         if due_eval:
           scores = evaluate(unreplicate(replicated), step)
           log.add_scalars(step, scores)
-          postfix[evaluation.BEST_METRIC] = f"{scores[evaluation.BEST_METRIC]:.2f}"
+          postfix[evaluate.best_metric] = f"{scores[evaluate.best_metric]:.2f}"
           bar.set_postfix(postfix)
         if due_checkpoint:
           save(unreplicate(replicated))

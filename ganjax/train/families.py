@@ -1,0 +1,18 @@
+"""Which Task a config's `--model` trains: the model families by name."""
+
+from __future__ import annotations
+
+import importlib
+
+from ganjax.config import Config
+from ganjax.train.task import Task
+
+# --model -> the module whose `make_task(config)` builds its Task.
+FAMILIES = {
+    "dcgan": "ganjax.train.gan",
+    "mlp": "ganjax.train.gan",
+}
+
+
+def make_task(config: Config) -> Task:
+  return importlib.import_module(FAMILIES[config.model]).make_task(config)

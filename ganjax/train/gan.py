@@ -1,0 +1,60 @@
+"""The noise-to-image GANs (DCGAN, MLP GAN, conditional, WGAN, LSGAN, SNGAN, ...) as a Task."""
+
+from __future__ import annotations
+
+import jax
+
+from ganjax import images, rng
+from ganjax.config import Config
+from ganjax.data.pipeline import load_source
+from ganjax.models import build_gan, check_image_shape, check_labels, progressive
+from ganjax.sampling import default_labels, make_sampler
+from ganjax.train import evaluation
+from ganjax.train.state import GANState, create_state
+from ganjax.train.step import make_train_step
+from ganjax.train.task import Task
+
+GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
+
+
+def grid_columns(config: Config) -> int:
+  """8 columns; a conditional model gets one column per class."""
+  return config.num_classes or 8
+
+
+def grid_noise(config: Config) -> jax.Array:
+  key = rng.stream(jax.random.key(config.seed), "sample_grid")
+  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.latent_dim))
+
+
+def make_task(config: Config) -> Task:
+  source = load_source(config.dataset, "train", config.data_dir or None, config.image_size or None)
+  check_image_shape(config, source.image_shape)
+  check_labels(config, source)
+  generator, discriminator = build_gan(config, source.image_shape, axis_name="data")
+  state = create_state(config, generator, discriminator, source.image_shape, jax.random.key(config.seed))
+
+  def phase(step: int):
+    """The resolution stage when growing progressively; one phase otherwise."""
+    return progressive.stage_at(step, config.progressive_steps) if config.progressive_steps else None
+
+  def make_step(stage):
+    return make_train_step(config, generator, discriminator, axis_name="data", stage=stage)
+
+  sample = make_sampler(config, source.image_shape)
+  noise = grid_noise(config)
+  labels = default_labels(config, len(noise))  # column c shows class c
+
+  def write_samples(host_state: GANState, step: int, path: str) -> None:
+    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, labels,
+                   **progressive.sampling_growth(config.progressive_steps, step))
+    images.save_png(path, images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
+
+  data_position = {"seed": config.seed, "image_shape": list(source.image_shape)}
+  make_evaluator = None
+  if config.eval_every and evaluation.applies_to(source.image_shape):
+    make_evaluator = lambda start_step: evaluation.PeriodicEvaluator(  # noqa: E731
+        config, source.image_shape, data_position, start_step)
+  return Task(state=state, source=source, make_step=make_step, write_samples=write_samples, phase=phase,
+              progress=(("d", "d_loss"), ("g", "g_loss")), microbatches=config.d_steps,
+              data_position=data_position, make_evaluator=make_evaluator)
