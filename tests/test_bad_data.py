@@ -12,6 +12,7 @@ from experiments import dcgan
 from ganjax.data import offline_mnist, pipeline
 from ganjax.data.pipeline import ImageSource
 from ganjax.errors import UsageError
+from ganjax.train import gan
 from test_cli import assert_one_line_error, tiny_flags
 
 
@@ -61,7 +62,8 @@ def test_images_of_another_dtype_or_rank_are_refused(image, fragment):
 def test_wrong_dtype_stops_the_command_before_training(tiny_config, monkeypatch, capsys):
   records = [{"image": np.zeros((28, 28, 1), np.float32), "label": 0}] * 64
   monkeypatch.setattr(pipeline, "load_source", lambda *args, **kwargs: ImageSource(records))
-  monkeypatch.setattr("ganjax.train.gan.load_source", pipeline.load_source)
+  # gan is imported above, before the patch: imported under it, it would keep the stand-in.
+  monkeypatch.setattr(gan, "load_source", pipeline.load_source)
   status = dcgan.main(tiny_flags(tiny_config) + ["--steps=2"])
   assert_one_line_error(capsys, status, "The dataset's images are float32, not uint8")
   assert not (pathlib.Path(tiny_config.workdir) / "checkpoints").exists()
