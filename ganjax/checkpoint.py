@@ -137,8 +137,8 @@ def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, 
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(), data=ocp.args.JsonRestore()))
   except Exception as e:
-    raise UsageError(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
-                     f"({type(e).__name__}); move it out of the way or pick another --workdir.") from e
+    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
+                            f"({type(e).__name__}); move it out of the way or pick another --workdir.") from e
   state = restored["state"]
   # A run with an EMA generator samples and evaluates with the averaged weights.
   g_params = state.get("g_ema_params", state["g_params"])

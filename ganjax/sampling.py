@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from ganjax import checkpoint, rng
-from ganjax.config import Config
+from ganjax.config import GAN_MODELS, Config
 from ganjax.errors import UsageError
 from ganjax.models import build_gan
 from ganjax.models import progressive
@@ -72,17 +72,34 @@ class TrainedGenerator:
 
 
 def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:
-  """The generator of `workdir`'s checkpoint at `step` (default: the latest)."""
-  latest = checkpoint.latest_step(workdir)
-  if latest is None:
+  """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back).
+
+  Read-only: a corrupt newest checkpoint is skipped with a warning (training's resume moves
+  such directories aside; sampling leaves the workdir as it found it). A checkpoint asked for
+  by `step` is read or refused, never replaced by another.
+  """
+  if checkpoint.latest_step(workdir) is None:
     raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
-  step = latest if step is None else step
   manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
   try:
-    if step not in manager.all_steps():
-      raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(manager.all_steps())}.")
-    g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
+    steps = sorted(manager.all_steps(), reverse=True)
+    if step is not None and step not in steps:
+      raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(steps)}.")
+    for candidate in [step] if step is not None else steps:
+      try:
+        saved = checkpoint.read_config(manager, candidate)
+        if saved.get("model", "dcgan") not in GAN_MODELS:
+          raise UsageError(f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
+                           f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it.")
+        g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, candidate)
+      except checkpoint.CorruptCheckpoint as e:
+        if step is not None or candidate == steps[-1]:
+          raise
+        checkpoint.warn(f"the checkpoint at step {candidate} in {workdir} is corrupt ({type(e.__cause__).__name__}); "
+                        "using the one before it.")
+        continue
+      return TrainedGenerator(Config.from_dict(saved), candidate, g_params, g_batch_stats,
+                              tuple(data_position["image_shape"]))
   finally:
     manager.close()
-  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats,
-                          tuple(data_position["image_shape"]))
+  raise AssertionError("unreachable: the loop returns or raises")

@@ -6,6 +6,7 @@ import shutil
 
 import chex
 import jax
+import pytest
 
 from ganjax.train.loop import train_and_evaluate
 
@@ -75,3 +76,23 @@ def test_unfinished_save_is_skipped_and_kept(tiny_config, capsys):
   assert int(state.step) == 4
   assert (pathlib.Path(config.workdir) / "skipped_checkpoints" / "4.orbax-checkpoint-tmp" / "data").is_dir()
   assert sorted(os.listdir(checkpoints)) == ["2", "4"]
+
+
+def test_sampling_skips_a_corrupt_newest_checkpoint_and_leaves_it_in_place(tiny_config, capsys):
+  from ganjax.errors import UsageError
+  from ganjax.sampling import load_generator
+
+  config = tiny_config.replace(steps=4, checkpoint_every=2, eval_every=0)
+  train_and_evaluate(config)
+  checkpoints = pathlib.Path(config.workdir) / "checkpoints"
+  truncate_largest_file(checkpoints / "4" / "state")
+  before = files_of(checkpoints)
+  capsys.readouterr()
+
+  generator = load_generator(config.workdir)
+  assert generator.step == 2
+  assert "the checkpoint at step 4" in capsys.readouterr().err
+  assert generator.generate(3).shape == (3, 28, 28, 1)
+  assert files_of(checkpoints) == before  # read-only: nothing moved
+  with pytest.raises(UsageError, match="at step 4 .* is corrupt"):
+    load_generator(config.workdir, step=4)  # a step asked for by name is never swapped
