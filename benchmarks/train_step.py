@@ -72,8 +72,8 @@ def parse(output: str) -> dict[str, str]:
   return dict(re.findall(r"(\w+)=([\w.\-]+)", output))
 
 
-def run(command: list[str]) -> dict[str, str]:
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run(command: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
+  env = dict(env or os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run(command, capture_output=True, text=True, env=env)
   if result.returncode != 0:
     return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
