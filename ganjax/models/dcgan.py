@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganjax.models import progressive
-from ganjax.models.layers import Dropout, SubPixelConvTranspose, label_channels, label_input, normalized, projection
+from ganjax.models.layers import Dropout, StridedConv, SubPixelConvTranspose, label_channels, label_input, normalized, projection
 
 INITIALIZERS: dict[str, Callable] = {
     "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
@@ -131,8 +131,7 @@ class Discriminator(nn.Module):
 
     def block(i, h):
       normalised = self.batchnorm and i > 0
-      conv = nn.Conv(channels[i], (5, 5), (2, 2), padding="SAME", use_bias=not normalised, kernel_init=kinit,
-                     name=f"Conv_{i}")
+      conv = StridedConv(channels[i], (5, 5), (2, 2), use_bias=not normalised, kernel_init=kinit, name=f"Conv_{i}")
       h = normalized(conv, self.spectral_norm, h, train)
       if normalised:
         h = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, name=f"BatchNorm_{i - 1}")(h)

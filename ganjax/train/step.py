@@ -192,7 +192,10 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       real, real_labels, i = xs
       return d_update(state, real, real_labels, jax.random.fold_in(key, i))
 
-    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, labels, jnp.arange(config.d_steps)))
+    # Unrolled: XLA:CPU runs the weight-gradient convolutions inside a while loop on a slow
+    # generic path (100 ms instead of 4 ms for the DCGAN critic's at batch 64: WGAN-GP's step was
+    # 10 s). Unrolled, the D updates compile to straight-line code, the same ops in the same order.
+    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, labels, jnp.arange(config.d_steps)), unroll=True)
     g_labels = None if labels is None else labels[-1]
     d_metrics = jax.tree.map(jnp.mean, d_metrics)
     g_key = rng.stream(key, "generator_update")
