@@ -115,15 +115,8 @@ def main() -> None:
   training = run_default_training(200 if args.quick else 500)
 
   ours = float(rows["ganjax"].get("images_per_s", "nan"))
-  print(f"\nDCGAN train step, batch {args.batch}, {steps} timed steps, {os.cpu_count()} CPU cores")
-  print(f"{'implementation':<16}{'images/s':>10}{'ganjax / it':>13}{'compile s':>11}{'peak MB':>9}")
-  for name, row in rows.items():
-    if "error" in row:
-      print(f"{name:<16}  not measured: {row['error']}")
-      continue
-    speed = float(row["images_per_s"])
-    print(f"{name:<16}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}"
-          f"{row.get('peak_rss_mb', '-'):>9}")
+  print()
+  train_step.print_table(rows, args.batch, steps)
   print(f"\nScaling (same global batch {args.batch}, fake CPU devices on {os.cpu_count()} cores)")
   one = float(scaling[1].get("images_per_s", "nan"))
   for count, row in scaling.items():

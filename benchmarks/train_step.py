@@ -80,6 +80,20 @@ def run(command: list[str], env: dict[str, str] | None = None) -> dict[str, str]
   return parse(result.stdout)
 
 
+def print_table(rows: dict[str, dict[str, str]], batch: int, steps: int) -> None:
+  """One line per contender: images/s and the ratio to the first row (ganjax)."""
+  ours = float(next(iter(rows.values())).get("images_per_s", "nan"))
+  print(f"DCGAN train step, batch {batch}, {steps} timed steps, {os.cpu_count()} CPU cores")
+  print(f"{'implementation':<16}{'images/s':>10}{'ganjax / it':>13}{'compile s':>11}{'peak MB':>9}")
+  for name, row in rows.items():
+    if "error" in row:
+      print(f"{name:<16}  not measured: {row['error']}")
+      continue
+    speed = float(row["images_per_s"])
+    print(f"{name:<16}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}"
+          f"{row.get('peak_rss_mb', '-'):>9}")
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--batch", type=int, default=256)
@@ -99,16 +113,7 @@ def main() -> None:
   else:
     rows["pytorch"] = {"error": f"no {args.torch_python}; run benchmarks/setup_torch_venv.sh"}
 
-  ours = float(rows["ganjax"].get("images_per_s", "nan"))
-  print(f"DCGAN train step, batch {args.batch}, {args.steps} timed steps, {os.cpu_count()} CPU cores")
-  print(f"{'implementation':<15}{'images/s':>10}{'ganjax / it':>13}{'compile s':>11}{'peak MB':>9}")
-  for name, row in rows.items():
-    if "error" in row:
-      print(f"{name:<15}  not measured: {row['error']}")
-      continue
-    speed = float(row["images_per_s"])
-    print(f"{name:<15}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}{row.get('peak_rss_mb', '-'):>9}")
-
+  print_table(rows, args.batch, args.steps)
 
 if __name__ == "__main__":
   main()
