@@ -172,6 +172,17 @@ def test_step_on_four_devices_equals_the_step_on_one():
   assert max(jax.tree.leaves(moved)) > 0  # the generators trained
 
 
+def test_without_a_pool_the_state_has_none_and_the_step_traces():
+  config = experiment.DEFAULTS.replace(**{**TINY, "history_pool": 0, "identity_ratio": 0.0})
+  generator, discriminator = build_cyclegan(4, 1, SHAPE)
+  state = cyclegan.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
+  assert state.pool_a is None and "pool_a" not in state.checkpoint_items()
+  batch = {k: jax.ShapeDtypeStruct((2, *SHAPE), jnp.float32) for k in "ab"}
+  new_state, metrics = jax.eval_shape(cyclegan.make_train_step(config, generator, discriminator, axis_name=None),
+                                      state, batch, jax.random.key(0))
+  assert new_state.pool_b is None and "identity_a" not in metrics and metrics["cycle_b"].shape == ()
+
+
 # Data
 
 

@@ -36,9 +36,8 @@ from ganjax.models.cyclegan import DOWNSAMPLES, build_cyclegan
 from ganjax.train import history_pool
 from ganjax.train.history_pool import HistoryPool
 from ganjax.train.schedules import player_optimizers, player_schedules
-from ganjax.train.task import Task
+from ganjax.train.task import PyTree, Task
 
-PyTree = object
 Images = jax.Array  # [N, H, W, C] in [-1, 1]
 GRID_ROWS = 8  # sample grids: the first 8 test images of each domain, every time
 
@@ -143,6 +142,12 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   def scorer(params):
     return lambda x: discriminator.apply({"params": params}, x, train=True)
 
+  def through_pool(pool, fakes, key):
+    """(the pool after `fakes`, what D sees): the fakes themselves when the pool is off."""
+    if pool is None:
+      return None, jax.lax.stop_gradient(fakes)
+    return history_pool.query(pool, fakes, key, axis_name)
+
   def train_step(state: CycleGANState, batch: dict, seed_key: jax.Array) -> tuple[CycleGANState, dict]:
     key = rng.step_key(seed_key, state.step)
     real_a, real_b = batch["a"], batch["b"]
@@ -160,10 +165,8 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     g_params = optax.apply_updates(state.g_params, g_updates)
 
     # Update step: each D on reals and on its pool's answer to this step's fakes
-    pool_a, shown_a = history_pool.query(state.pool_a, fake_a, rng.stream(key, "pool_a"), axis_name) \
-        if state.pool_a is not None else (None, jax.lax.stop_gradient(fake_a))
-    pool_b, shown_b = history_pool.query(state.pool_b, fake_b, rng.stream(key, "pool_b"), axis_name) \
-        if state.pool_b is not None else (None, jax.lax.stop_gradient(fake_b))
+    pool_a, shown_a = through_pool(state.pool_a, fake_a, rng.stream(key, "pool_a"))
+    pool_b, shown_b = through_pool(state.pool_b, fake_b, rng.stream(key, "pool_b"))
 
     def d_objective(d_params):
       outputs = {}
