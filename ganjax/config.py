@@ -21,11 +21,11 @@ LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
 # The other families (image-to-image, super-resolution, VAE): each its own Task, see
 # ganjax.train.families.
-OTHER_MODELS = ()
+OTHER_MODELS = ("cyclegan",)
 MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
-LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical")
+LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical", "linear_decay")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +72,12 @@ class Config:
   warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
   cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
   min_lr_ratio: float = 0.1
+  # CycleGAN (ganjax.train.cyclegan; Zhu et al. 2017). The generators' and PatchGAN Ds' base
+  # width is --width (64 in the paper).
+  cyclegan_blocks: int = 9  # residual blocks of each generator (paper: 6 at 128x128, 9 at 256x256)
+  cycle_weight: float = 10.0  # lambda: weight of the L1 cycle-consistency losses, A->B->A and B->A->B
+  identity_ratio: float = 0.5  # identity loss weight as a multiple of --cycle_weight (paper: 0.5); 0: off
+  history_pool: int = 50  # past fakes kept for each D (paper: 50); 0: D sees only the latest fakes
   # Data
   dataset: str = "mnist"
   image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
@@ -114,7 +120,7 @@ class Config:
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
-                       "d_conditioning", "progressive_steps")
+                       "d_conditioning", "progressive_steps", "cyclegan_blocks", "history_pool")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -175,6 +181,8 @@ def validate(config: Config) -> Config:
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
   _validate_tricks(config)
+  if config.model == "cyclegan":
+    _validate_cyclegan(config)
   # Faults: values that would fail only later, deep in a run.
   if not 0 <= config.seed < 2**63:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
@@ -232,6 +240,28 @@ def _validate_tricks(config: Config) -> None:
     raise UsageError(f"--decay_rate={config.decay_rate} must be positive.")
   if config.lr_schedule == "warmup_cosine" and config.warmup_steps >= config.steps:
     raise UsageError(f"--warmup_steps={config.warmup_steps} must be shorter than the run (--steps={config.steps}).")
+
+
+# Options of the noise-to-image GANs that mean nothing to CycleGAN: left at their defaults.
+CYCLEGAN_UNUSED = ("spectral_norm", "progressive_steps", "num_classes", "real_label", "d_steps", "gradient_penalty",
+                   "r1_penalty", "clip_weights", "d_l2", "instance_noise", "replay_size", "ema_decay")
+
+
+def _validate_cyclegan(config: Config) -> None:
+  """CycleGAN's own ranges, and the GAN-family options it does not take."""
+  if config.loss != "lsgan":
+    raise UsageError(f"CycleGAN trains with least-squares losses (Zhu et al. 2017): use --loss=lsgan, not "
+                     f"--loss={config.loss}.")
+  for name in ("cyclegan_blocks", "cycle_weight", "identity_ratio", "history_pool"):
+    if not getattr(config, name) >= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be 0 or positive.")
+  defaults = Config()
+  for name in CYCLEGAN_UNUSED:
+    if getattr(config, name) != getattr(defaults, name):
+      raise UsageError(f"--{name} is an option of the noise-to-image GANs that CycleGAN does not take; "
+                       "leave it out.")
+  if config.eval_every:
+    raise UsageError("CycleGAN evaluates once training ends (results.json), not during it: pass --eval_every=0.")
 
 
 def field_types() -> dict[str, type]:

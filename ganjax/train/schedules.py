@@ -42,6 +42,10 @@ def make_schedule(config: Config, lr: float) -> optax.Schedule:
                                               decay_steps=config.steps, end_value=low)
   if name == "cyclical":
     return triangular_schedule(low, lr, config.cycle_steps)
+  if name == "linear_decay":  # Zhu et al. 2017: constant for the first half, then linearly to 0
+    half = config.steps // 2
+    return optax.linear_schedule(init_value=lr, end_value=0.0, transition_steps=config.steps - half,
+                                 transition_begin=half)
   raise ValueError(f"unknown schedule {name}")
 
 
