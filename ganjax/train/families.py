@@ -11,6 +11,7 @@ from ganjax.train.task import Task
 FAMILIES = {
     "dcgan": "ganjax.train.gan",
     "mlp": "ganjax.train.gan",
+    "srgan": "ganjax.train.srgan",
 }
 
 
