@@ -26,7 +26,7 @@ line per metric and writes <workdir>/results.json.
 
 import sys
 
-from ganjax import cli
+from ganjax import cli, distributed
 from ganjax.config import Config
 
 DEFAULTS = Config(
@@ -66,6 +66,8 @@ def train_and_score(config: Config) -> dict:
   from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
   state = train_and_evaluate(config)
+  if not distributed.is_primary():  # every process holds the same state; one scores it
+    return {}
   results = srgan_eval.evaluate(config, state)
   srgan_eval.write_results(config, results)
   return results

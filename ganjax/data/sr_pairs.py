@@ -31,6 +31,7 @@ DEFAULT_HR_CROP = {"sr_photos": sr_photos.HR_SIZE, "mnist": 28, "div2k": 96}
 # fixed crop each would waste them; the virtual index picks a fresh position for each.
 DIV2K_CROPS_PER_IMAGE = 100
 EVAL_BATCH = 500  # equal-sized held-out images (MNIST digits) scored this many at a time
+HELD_OUT_LIMIT: int | None = None  # the first this many held-out images only (tests); None: all
 
 
 def hr_crop_size(config: Config) -> int:
@@ -132,7 +133,7 @@ def held_out_pairs(config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
     lr_key = None
   f = config.upscale
   pairs = []
-  for i in range(len(records)):
+  for i in range(min(len(records), HELD_OUT_LIMIT or len(records))):
     record = records[i]
     hr = np.asarray(record[hr_key])
     hr = hr[:hr.shape[0] // f * f, :hr.shape[1] // f * f]
