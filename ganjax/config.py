@@ -281,8 +281,8 @@ def _validate_srgan(config: Config) -> None:
   if config.feature_network == "vgg19" and not config.vgg19_weights:
     raise UsageError("--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
                      "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing).")
-  if crop // 16 < 1:
-    raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16 or more.")
+  if crop < 16:
+    raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16+.")
   if config.loss not in SR_LOSSES:
     raise UsageError(f"--model=srgan takes --loss={'|'.join(SR_LOSSES)}, not {config.loss}.")
   if config.d_steps != 1 or config.ema_decay or config.replay_size or config.num_classes or config.progressive_steps:
