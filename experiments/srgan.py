@@ -5,9 +5,12 @@
     # SRGAN from that SRResNet: the same run continued adversarially
     cp -r runs/srresnet_photos runs/srgan_photos
     python -m experiments.srgan --workdir=runs/srgan_photos --steps=3000 --pretrain_steps=2000
-    # MNIST x4 (7x7 -> 28x28), the perceptual loss on the shipped MNIST classifier
-    python -m experiments.srgan --dataset=mnist --workdir=runs/srgan_mnist --feature_network=mnist_classifier \
-        --perceptual_weight=0.006
+    # MNIST x4 (7x7 -> 28x28): SRResNet, then SRGAN with the perceptual loss on the shipped MNIST classifier
+    python -m experiments.srgan --dataset=mnist --hr_crop_size=28 --workdir=runs/srresnet_mnist \
+        --steps=1000 --pretrain_steps=1000
+    cp -r runs/srresnet_mnist runs/srgan_mnist
+    python -m experiments.srgan --dataset=mnist --hr_crop_size=28 --workdir=runs/srgan_mnist \
+        --steps=2000 --pretrain_steps=1000 --feature_network=mnist_classifier --perceptual_weight=0.006
     # The paper's SRGAN-VGG54 on DIV2K (TFDS downloads it; ImageNet VGG19 weights from Keras' file)
     python -m experiments.srgan --dataset=div2k --width=64 --residual_blocks=16 --hr_crop_size=96 \
         --steps=200000 --pretrain_steps=100000 --feature_network=vgg19 --perceptual_weight=0.006 \
