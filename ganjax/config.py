@@ -21,7 +21,7 @@ LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
 # The other families (image-to-image, super-resolution, VAE): each its own Task, see
 # ganjax.train.families.
-OTHER_MODELS = ("cyclegan",)
+OTHER_MODELS = ("cyclegan", "srgan")
 MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
@@ -78,6 +78,16 @@ class Config:
   cycle_weight: float = 10.0  # lambda: weight of the L1 cycle-consistency losses, A->B->A and B->A->B
   identity_ratio: float = 0.5  # identity loss weight as a multiple of --cycle_weight (paper: 0.5); 0: off
   history_pool: int = 50  # past fakes kept for each D (paper: 50); 0: D sees only the latest fakes
+  # SRGAN (Ledig et al. 2017; ganjax.train.srgan): --width is G's and D's base channels.
+  residual_blocks: int = 16  # B, SRResNet's residual blocks
+  upscale: int = 4  # the super-resolution factor, a power of two
+  hr_crop_size: int = 0  # HR training crops (LR: this / upscale); 0: the dataset's (96, MNIST 28)
+  pretrain_steps: int = 0  # steps of pixel MSE alone first (SRResNet); = --steps trains SRResNet only
+  content_weight: float = 1.0  # pixel MSE
+  perceptual_weight: float = 0.0  # feature-space MSE on --feature_network (the paper: 0.006 on VGG54)
+  adversarial_weight: float = 1e-3
+  feature_network: str = "none"  # mnist_classifier | vgg19 | none
+  vgg19_weights: str = ""  # Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5, for vgg19
   # Data
   dataset: str = "mnist"
   image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
@@ -120,7 +130,8 @@ class Config:
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
-                       "d_conditioning", "progressive_steps", "cyclegan_blocks", "history_pool")
+                       "d_conditioning", "progressive_steps", "cyclegan_blocks", "history_pool", "residual_blocks",
+                       "upscale", "hr_crop_size")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -183,6 +194,8 @@ def validate(config: Config) -> Config:
   _validate_tricks(config)
   if config.model == "cyclegan":
     _validate_cyclegan(config)
+  if config.model == "srgan":
+    _validate_srgan(config)
   # Faults: values that would fail only later, deep in a run.
   if not 0 <= config.seed < 2**63:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
@@ -262,6 +275,51 @@ def _validate_cyclegan(config: Config) -> None:
                        "leave it out.")
   if config.eval_every:
     raise UsageError("CycleGAN evaluates once training ends (results.json), not during it: pass --eval_every=0.")
+FEATURE_NETWORKS = ("none", "mnist_classifier", "vgg19")
+SR_DATASETS = ("sr_photos", "mnist", "div2k")
+SR_LOSSES = ("non_saturating", "minimax", "lsgan", "hinge")  # the ones SRGAN's step needs nothing more for
+
+
+def _validate_srgan(config: Config) -> None:
+  """SRGAN's flags: sizes that fit the data and the networks, a feature network that fits the images."""
+  if config.dataset not in SR_DATASETS:
+    raise UsageError(f"--model=srgan trains on --dataset={'|'.join(SR_DATASETS)}, not {config.dataset}.")
+  if config.upscale < 2 or config.upscale & (config.upscale - 1):
+    raise UsageError(f"--upscale={config.upscale} must be a power of two (2, 4, 8): one pixel shuffle x2 per stage.")
+  if config.residual_blocks < 0 or config.pretrain_steps < 0 or config.hr_crop_size < 0:
+    raise UsageError("--residual_blocks, --pretrain_steps and --hr_crop_size must be 0 or positive.")
+  crop = config.hr_crop_size or (28 if config.dataset == "mnist" else 96)
+  if crop % config.upscale:
+    raise UsageError(f"--hr_crop_size={crop} must be a multiple of --upscale={config.upscale}.")
+  if config.dataset == "mnist" and crop > 28:
+    raise UsageError(f"--hr_crop_size={crop} is larger than MNIST's 28x28 digits; use 28 or less.")
+  if config.dataset == "sr_photos" and crop > 96:
+    raise UsageError(f"--hr_crop_size={crop} is larger than sr_photos' 96x96 training crops; use 96 or less.")
+  for name in ("content_weight", "perceptual_weight", "adversarial_weight"):
+    if not getattr(config, name) >= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
+  if config.feature_network not in FEATURE_NETWORKS:
+    raise UsageError(f"--feature_network={config.feature_network} is not one of {', '.join(FEATURE_NETWORKS)}.")
+  if config.perceptual_weight and config.feature_network == "none":
+    raise UsageError("--perceptual_weight needs a --feature_network (mnist_classifier for MNIST, vgg19 for photos).")
+  if config.feature_network == "mnist_classifier" and (config.dataset != "mnist" or crop != 28):
+    raise UsageError("--feature_network=mnist_classifier sees whole 28x28 digits: use it with --dataset=mnist and "
+                     "--hr_crop_size=28.")
+  if config.feature_network == "vgg19" and config.dataset == "mnist":
+    raise UsageError("--feature_network=vgg19 takes RGB photographs; use mnist_classifier with --dataset=mnist.")
+  if config.feature_network == "vgg19" and not config.vgg19_weights:
+    raise UsageError("--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
+                     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing).")
+  if crop < 16:
+    raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16+.")
+  if config.loss not in SR_LOSSES:
+    raise UsageError(f"--model=srgan takes --loss={'|'.join(SR_LOSSES)}, not {config.loss}.")
+  if config.d_steps != 1 or config.ema_decay or config.replay_size or config.num_classes or config.progressive_steps:
+    raise UsageError("--model=srgan does not take --d_steps, --ema_decay, --replay_size, --num_classes or "
+                     "--progressive_steps; leave them at their defaults.")
+  if config.gradient_penalty or config.r1_penalty or config.clip_weights or config.instance_noise:
+    raise UsageError("--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
+                     "--instance_noise); leave them at 0.")
 
 
 def field_types() -> dict[str, type]:

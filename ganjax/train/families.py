@@ -12,6 +12,7 @@ FAMILIES = {
     "dcgan": "ganjax.train.gan",
     "mlp": "ganjax.train.gan",
     "cyclegan": "ganjax.train.cyclegan",
+    "srgan": "ganjax.train.srgan",
 }
 
 
