@@ -21,11 +21,12 @@ LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
 # The other families (image-to-image, super-resolution, VAE): each its own Task, see
 # ganjax.train.families.
-OTHER_MODELS = ()
+OTHER_MODELS = ("vae", "pix2pix")
 MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
 LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical")
+LIKELIHOODS = ("bernoulli", "gaussian")  # the VAE's p(x|z)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,13 @@ class Config:
   warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
   cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
   min_lr_ratio: float = 0.1
+  # VAE (ganjax.train.vae) and pix2pix (ganjax.train.pix2pix)
+  likelihood: str = "bernoulli"  # VAE's p(x|z) on intensities in [0, 1]: bernoulli, or gaussian with a learned sigma
+  beta: float = 1.0  # VAE: weight of the KL term (Higgins et al. 2017); 1 is the ELBO
+  l1_weight: float = 100.0  # pix2pix: lambda of the L1 term (Isola et al. 2017)
+  adversarial_weight: float = 1.0  # pix2pix: weight of G's adversarial term; 0 trains the L1-only U-Net
+  input_feature: str = "input"  # pix2pix: the paired dataset's condition image
+  target_feature: str = "target"  # pix2pix: the paired dataset's image to produce
   # Data
   dataset: str = "mnist"
   image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
@@ -114,7 +122,7 @@ class Config:
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
-                       "d_conditioning", "progressive_steps")
+                       "d_conditioning", "progressive_steps", "likelihood")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -175,6 +183,10 @@ def validate(config: Config) -> Config:
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
   _validate_tricks(config)
+  if config.model == "vae":
+    _validate_vae(config)
+  if config.model == "pix2pix":
+    _validate_pix2pix(config)
   # Faults: values that would fail only later, deep in a run.
   if not 0 <= config.seed < 2**63:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
@@ -232,6 +244,23 @@ def _validate_tricks(config: Config) -> None:
     raise UsageError(f"--decay_rate={config.decay_rate} must be positive.")
   if config.lr_schedule == "warmup_cosine" and config.warmup_steps >= config.steps:
     raise UsageError(f"--warmup_steps={config.warmup_steps} must be shorter than the run (--steps={config.steps}).")
+
+
+def _validate_vae(config: Config) -> None:
+  if config.likelihood not in LIKELIHOODS:
+    raise UsageError(f"--likelihood={config.likelihood} is not one of {', '.join(LIKELIHOODS)}.")
+  if not config.beta > 0:
+    raise UsageError(f"--beta={config.beta} must be positive; 1 is the ELBO.")
+
+
+def _validate_pix2pix(config: Config) -> None:
+  for name in ("l1_weight", "adversarial_weight"):
+    if not getattr(config, name) >= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
+  if not (config.l1_weight or config.adversarial_weight):
+    raise UsageError("--l1_weight and --adversarial_weight are both 0, so G has nothing to learn; set one.")
+  if not config.input_feature or not config.target_feature or config.input_feature == config.target_feature:
+    raise UsageError("--input_feature and --target_feature must name two different image features of the dataset.")
 
 
 def field_types() -> dict[str, type]:

@@ -11,6 +11,8 @@ from ganjax.train.task import Task
 FAMILIES = {
     "dcgan": "ganjax.train.gan",
     "mlp": "ganjax.train.gan",
+    "vae": "ganjax.train.vae",
+    "pix2pix": "ganjax.train.pix2pix",
 }
 
 
