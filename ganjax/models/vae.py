@@ -1,9 +1,10 @@
 """The convolutional VAE (Kingma & Welling 2014): encoder q(z|x), decoder p(x|z), reparameterisation.
 
-For 28x28x1 images. Encoder: Conv 32 and 64 (4x4, stride 2, ReLU) -> Dense to the mean and
-log-variance of a diagonal Gaussian over z. Decoder: Dense to 7x7x64 (ReLU), transposed
-convolutions 32 (4x4, stride 2, ReLU) and 1 (4x4, stride 2) to per-pixel logits, computed in
-their sub-pixel form (`SubPixelConvTranspose`, fast on CPU). `width` scales the channels.
+For 28x28x1 images. Encoder: Conv 32 and 64 (4x4, stride 2, ReLU), Dense 512 (ReLU) -> Dense
+to the mean and log-variance of a diagonal Gaussian over z. Decoder: Dense 512 and Dense to
+7x7x64 (ReLU), transposed convolutions 32 (4x4, stride 2, ReLU) and 1 (4x4, stride 2) to
+per-pixel logits, computed in their sub-pixel form (`SubPixelConvTranspose`, fast on CPU).
+`width` scales the channels (32 above), `hidden` the dense layer.
 No BatchNorm: the ELBO of an image should not depend on the rest of its batch.
 """
 
@@ -21,12 +22,13 @@ class Encoder(nn.Module):
 
   latent_dim: int
   width: int = 32
+  hidden: int = 512
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     x = nn.relu(nn.Conv(self.width, (4, 4), (2, 2), padding="SAME")(x))
     x = nn.relu(nn.Conv(2 * self.width, (4, 4), (2, 2), padding="SAME")(x))
-    x = x.reshape(x.shape[0], -1)
+    x = nn.relu(nn.Dense(self.hidden)(x.reshape(x.shape[0], -1)))
     return nn.Dense(self.latent_dim, name="mean")(x), nn.Dense(self.latent_dim, name="log_variance")(x)
 
 
@@ -39,11 +41,13 @@ class Decoder(nn.Module):
 
   channels: int = 1
   width: int = 32
+  hidden: int = 512
   gaussian: bool = False
 
   @nn.compact
   def __call__(self, z: jax.Array) -> tuple[jax.Array, jax.Array | None]:
-    x = nn.relu(nn.Dense(7 * 7 * 2 * self.width)(z)).reshape(z.shape[0], 7, 7, 2 * self.width)
+    x = nn.relu(nn.Dense(self.hidden)(z))
+    x = nn.relu(nn.Dense(7 * 7 * 2 * self.width)(x)).reshape(z.shape[0], 7, 7, 2 * self.width)
     x = nn.relu(SubPixelConvTranspose(self.width, (4, 4), (2, 2))(x))
     logits = SubPixelConvTranspose(self.channels, (4, 4), (2, 2))(x)
     log_sigma = self.param("log_sigma", nn.initializers.zeros, ()) if self.gaussian else None
@@ -70,11 +74,12 @@ class VAE(nn.Module):
   latent_dim: int
   channels: int = 1
   width: int = 32
+  hidden: int = 512
   gaussian: bool = False
 
   def setup(self):
-    self.encoder = Encoder(self.latent_dim, self.width)
-    self.decoder = Decoder(self.channels, self.width, self.gaussian)
+    self.encoder = Encoder(self.latent_dim, self.width, self.hidden)
+    self.decoder = Decoder(self.channels, self.width, self.hidden, self.gaussian)
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return self.encoder(x)

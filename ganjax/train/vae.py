@@ -93,7 +93,7 @@ class VAEState(struct.PyTreeNode):
 
 
 def build_model(config: Config, channels: int) -> VAE:
-  return VAE(latent_dim=config.latent_dim, channels=channels, width=config.width,
+  return VAE(latent_dim=config.latent_dim, channels=channels, width=config.width, hidden=16 * config.width,
              gaussian=config.likelihood == "gaussian")
 
 
