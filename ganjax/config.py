@@ -21,11 +21,12 @@ LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
 # The other families (image-to-image, super-resolution, VAE): each its own Task, see
 # ganjax.train.families.
-OTHER_MODELS = ("cyclegan", "srgan")
+OTHER_MODELS = ("cyclegan", "srgan", "vae", "pix2pix")
 MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
 LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical", "linear_decay")
+LIKELIHOODS = ("bernoulli", "gaussian")  # the VAE's p(x|z)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +86,16 @@ class Config:
   pretrain_steps: int = 0  # steps of pixel MSE alone first (SRResNet); = --steps trains SRResNet only
   content_weight: float = 1.0  # pixel MSE
   perceptual_weight: float = 0.0  # feature-space MSE on --feature_network (the paper: 0.006 on VGG54)
+  # G's adversarial term: SRGAN (the paper: 1e-3 against VGG54) and pix2pix (1; 0 trains the L1-only U-Net).
   adversarial_weight: float = 1e-3
   feature_network: str = "none"  # mnist_classifier | vgg19 | none
   vgg19_weights: str = ""  # Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5, for vgg19
+  # VAE (ganjax.train.vae) and pix2pix (ganjax.train.pix2pix)
+  likelihood: str = "bernoulli"  # VAE's p(x|z) on intensities in [0, 1]: bernoulli, or gaussian with a learned sigma
+  beta: float = 1.0  # VAE: weight of the KL term (Higgins et al. 2017); 1 is the ELBO
+  l1_weight: float = 100.0  # pix2pix: lambda of the L1 term (Isola et al. 2017)
+  input_feature: str = "input"  # pix2pix: the paired dataset's condition image
+  target_feature: str = "target"  # pix2pix: the paired dataset's image to produce
   # Data
   dataset: str = "mnist"
   image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
@@ -131,7 +139,7 @@ class Config:
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
                        "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
                        "d_conditioning", "progressive_steps", "cyclegan_blocks", "history_pool", "residual_blocks",
-                       "upscale", "hr_crop_size")
+                       "upscale", "hr_crop_size", "likelihood")
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -196,6 +204,10 @@ def validate(config: Config) -> Config:
     _validate_cyclegan(config)
   if config.model == "srgan":
     _validate_srgan(config)
+  if config.model == "vae":
+    _validate_vae(config)
+  if config.model == "pix2pix":
+    _validate_pix2pix(config)
   # Faults: values that would fail only later, deep in a run.
   if not 0 <= config.seed < 2**63:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
@@ -320,6 +332,21 @@ def _validate_srgan(config: Config) -> None:
   if config.gradient_penalty or config.r1_penalty or config.clip_weights or config.instance_noise:
     raise UsageError("--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
                      "--instance_noise); leave them at 0.")
+def _validate_vae(config: Config) -> None:
+  if config.likelihood not in LIKELIHOODS:
+    raise UsageError(f"--likelihood={config.likelihood} is not one of {', '.join(LIKELIHOODS)}.")
+  if not config.beta > 0:
+    raise UsageError(f"--beta={config.beta} must be positive; 1 is the ELBO.")
+
+
+def _validate_pix2pix(config: Config) -> None:
+  for name in ("l1_weight", "adversarial_weight"):
+    if not getattr(config, name) >= 0:
+      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
+  if not (config.l1_weight or config.adversarial_weight):
+    raise UsageError("--l1_weight and --adversarial_weight are both 0, so G has nothing to learn; set one.")
+  if not config.input_feature or not config.target_feature or config.input_feature == config.target_feature:
+    raise UsageError("--input_feature and --target_feature must name two different image features of the dataset.")
 
 
 def field_types() -> dict[str, type]:

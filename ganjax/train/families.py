@@ -13,6 +13,8 @@ FAMILIES = {
     "mlp": "ganjax.train.gan",
     "cyclegan": "ganjax.train.cyclegan",
     "srgan": "ganjax.train.srgan",
+    "vae": "ganjax.train.vae",
+    "pix2pix": "ganjax.train.pix2pix",
 }
 
 
