@@ -108,6 +108,7 @@ def test_vae_experiment_trains_resumes_and_evaluates(likelihood, mnist_dir, tmp_
   workdir = str(tmp_path / likelihood)
   flags = ["--width=4", "--latent_dim=4", "--batch_size=16", "--log_every=1", "--sample_every=2",
            "--checkpoint_every=2", "--eval_samples=300", "--accelerator=cpu", f"--likelihood={likelihood}",
+           "--warmup_steps=1",  # the experiment's 200 would not fit in these 2- and 3-step runs
            f"--data_dir={mnist_dir}", f"--workdir={workdir}"]
   assert experiment.main(flags + ["--steps=2"]) == 0
   assert experiment.main(flags + ["--steps=3"]) == 0  # resumes at 2
