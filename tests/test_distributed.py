@@ -31,9 +31,12 @@ def start_processes(config, logs: pathlib.Path, count: int = 2) -> list[subproce
   processes = []
   for i in range(count):
     log = open(logs / f"process_{i}.log", "w")
+    # A compilation cache of its own: JAX writes cache entries in place, so processes that
+    # compile at once (or are killed mid-write) must not share one another's files.
+    own_env = dict(env, JAX_COMPILATION_CACHE_DIR=str(logs / f"jax_cache_{i}"))
     processes.append(subprocess.Popen(
         [sys.executable, "-m", "experiments.dcgan", *flags_of(config), f"--num_processes={count}",
-         f"--process_id={i}", f"--coordinator_address={address}"], cwd=ROOT, env=env, stdout=log,
+         f"--process_id={i}", f"--coordinator_address={address}"], cwd=ROOT, env=own_env, stdout=log,
         stderr=subprocess.STDOUT))
   return processes
 
