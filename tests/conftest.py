@@ -30,3 +30,17 @@ def tiny_config(mnist_dir, tmp_path) -> Config:
   """A DCGAN small enough to train a few steps in seconds on real MNIST."""
   return Config(width=8, latent_dim=16, batch_size=16, steps=4, log_every=2, sample_every=2,
                 checkpoint_every=2, data_dir=mnist_dir, workdir=str(tmp_path / "run"), accelerator="cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_jax_caches():
+  """Drops the compiled programs of each test module once it is done.
+
+  The suite compiles hundreds of programs in one process; with all of them kept, full runs
+  here segfaulted inside XLA (compiling or (de)serializing a program in test_tricks) while
+  the same tests passed on their own.
+  """
+  yield
+  import jax  # pylint: disable=g-import-not-at-top
+
+  jax.clear_caches()
