@@ -14,7 +14,7 @@ finished one.
 
 import sys
 
-from ganjax import cli, distributed
+from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
@@ -43,17 +43,7 @@ DEFAULTS = Config(
 
 
 def main(argv=None) -> int:
-  def train_then_evaluate(args):
-    config = cli.parse_flags(DEFAULTS, args, description=__doc__)
-    cli.start_backend(config.accelerator, config)
-    from ganjax.train.cyclegan_evaluation import write_results  # pylint: disable=g-import-not-at-top
-    from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
-
-    state = train_and_evaluate(config)
-    if distributed.is_primary():
-      write_results(config, state)
-
-  return cli.run(train_then_evaluate, argv)
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
 
 
 if __name__ == "__main__":

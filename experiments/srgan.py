@@ -34,7 +34,7 @@ line per metric and writes <workdir>/results.json.
 
 import sys
 
-from ganjax import cli, distributed
+from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
@@ -70,26 +70,8 @@ DEFAULTS = Config(
 )
 
 
-def train_and_score(config: Config) -> dict:
-  """Trains to config.steps (returns at once when done), then scores the held-out images."""
-  from ganjax.train import srgan_eval  # pylint: disable=g-import-not-at-top
-  from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
-
-  state = train_and_evaluate(config)
-  if not distributed.is_primary():  # every process holds the same state; one scores it
-    return {}
-  results = srgan_eval.evaluate(config, state)
-  srgan_eval.write_results(config, results)
-  return results
-
-
 def main(argv=None) -> int:
-  def run(args):
-    config = cli.parse_flags(DEFAULTS, args, __doc__)
-    cli.start_backend(config.accelerator, config)
-    train_and_score(config)
-
-  return cli.run(run, argv)
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
 
 
 if __name__ == "__main__":

@@ -43,19 +43,7 @@ DEFAULTS = Config(
 
 
 def main(argv=None) -> int:
-  def train_then_evaluate(args):
-    config = cli.parse_flags(DEFAULTS, args, __doc__)
-    cli.start_backend(config.accelerator, config)
-    from ganjax.train import loop, vae  # pylint: disable=g-import-not-at-top
-
-    state = loop.train_and_evaluate(config)
-    if int(state.step) < config.steps:  # stopped early by a signal: resume, then evaluate
-      return
-    for name, value in vae.evaluate(config, state).items():
-      if isinstance(value, float):
-        print(f"{name}: {value:.4f}")
-
-  return cli.run(train_then_evaluate, argv)
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
 
 
 if __name__ == "__main__":

@@ -107,13 +107,15 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
 
 
 def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "") -> int:
-  """Parses flags over `defaults`, picks the accelerator and trains. Returns the exit status."""
+  """Parses flags over `defaults`, picks the accelerator, trains, and for the families scored once
+  at the end (ganjax.train.results) scores the finished run. Returns the exit status."""
 
   def main(args):
     config = parse_flags(defaults, args, description)
     start_backend(config.accelerator, config)
+    from ganjax.train import results  # pylint: disable=g-import-not-at-top
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
-    train_and_evaluate(config)
+    results.evaluate_after_training(config, train_and_evaluate(config))
 
   return run(main, argv)

@@ -23,7 +23,7 @@ import pytest
 
 from ganjax import cli
 from ganjax.errors import UsageError
-from ganjax.metrics import inception, inception_features, sample_quality, torch_file
+from ganjax.metrics import inception, inception_features, torch_file
 
 _STORAGE_NAMES = {np.dtype(np.float32): "FloatStorage", np.dtype(np.int64): "LongStorage",
                   np.dtype(np.float16): "HalfStorage"}

@@ -1,4 +1,4 @@
-"""CycleGAN's evaluation on the test splits, after training: `evaluate` and `write_results`.
+"""CycleGAN's evaluation on the test splits, after training (ganjax.train.results writes it).
 
 - `cycle_l1_a` / `cycle_l1_b`: mean |F(G(a)) - a| and |G(F(b)) - b| over every pixel of every
   test image, in the model's [-1, 1] range (the training loss's scale; halve it for [0, 1]).
@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 
 import jax
 import numpy as np
@@ -25,9 +23,6 @@ from ganjax.data.unpaired import load_domains
 from ganjax.metrics import mnist_features
 from ganjax.models.cyclegan import build_cyclegan
 from ganjax.train.cyclegan import CycleGANState, make_translate, translate_in_chunks
-
-RESULTS_FILE = "results.json"
-
 
 def ink(x: np.ndarray) -> float:
   """Mean brightness in [0, 1] of images in [-1, 1]."""
@@ -64,17 +59,4 @@ def evaluate(config: Config, state: CycleGANState) -> dict:
         classifier_accuracy_a=classifier_agreement(real_a, raw_a["label"]),
         classifier_accuracy_b=classifier_agreement(real_b, raw_b["label"]),
         ink_real_a=ink(real_a), ink_fake_a=ink(fake_a), ink_real_b=ink(real_b), ink_fake_b=ink(fake_b))
-  return results
-
-
-def write_results(config: Config, state: CycleGANState) -> dict:
-  """Evaluates, writes `<workdir>/results.json` and prints one line per metric."""
-  results = evaluate(config, state)
-  path = os.path.join(config.workdir, RESULTS_FILE)
-  tmp = f"{path}.tmp"
-  with open(tmp, "w") as f:
-    json.dump(results, f, indent=2)
-  os.replace(tmp, path)
-  for name, value in results.items():
-    print(f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
   return results

@@ -13,8 +13,6 @@ for a deterministic output: the paper keeps dropout on at test time.
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import flax.linen as nn
@@ -27,7 +25,7 @@ from flax import struct
 from ganjax import images, losses, rng
 from ganjax.config import Config
 from ganjax.data.paired import PairedSource, load_paired_source
-from ganjax.data.pipeline import default_data_dir, to_model_range
+from ganjax.data.pipeline import to_model_range
 from ganjax.metrics import image_quality
 from ganjax.models.patchgan import PatchDiscriminator
 from ganjax.models.unet import UNet
@@ -207,6 +205,8 @@ def make_task(config: Config) -> Task:
   progress = (("d", "d_loss"), ("l1", "g_l1")) if config.adversarial_weight else (("l1", "g_l1"),)
   return Task(state=state, source=source, make_step=lambda phase: make_train_step(config, generator, discriminator),
               write_samples=write_samples, progress=progress,
+              curves=(("losses", ("d_loss", "g_loss")), ("L1 to the target", ("g_l1",)),
+                      ("discriminator outputs (mean probability)", ("d_real", "d_fake"))),
               data_position={"seed": config.seed, "input_shape": list(source.input_shape),
                              "target_shape": list(source.target_shape)})
 
@@ -218,7 +218,7 @@ def evaluate(config: Config, state: Pix2pixState) -> dict:
   of G(input) against the target (G in inference mode), on
   intensities in [0, 1] (max_val 1), each the mean over the test images; for 28x28 grey
   images also the shipped MNIST classifier's fid_mnist of the outputs against the targets
-  and its accuracy on the outputs. Written to `<workdir>/results.json`."""
+  and its accuracy on the outputs."""
   test = load_split(config, "test")
   generator = build_models(config, test.target_shape[-1], axis_name=None)[0]
   translate = make_translate(generator)
@@ -246,8 +246,4 @@ def evaluate(config: Config, state: Pix2pixState) -> dict:
       results.update({k: report[k] for k in ("fid_mnist", "kid_mnist", "precision_mnist", "recall_mnist")})
     if labels[0] is not None:
       results["label_accuracy_mnist"] = sample_quality.label_accuracy(output, np.concatenate(labels))
-  path = os.path.join(config.workdir, "results.json")
-  with open(path + ".tmp", "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-  os.replace(path + ".tmp", path)
   return results

@@ -11,8 +11,6 @@ for every method. Outputs are clipped and rounded to uint8 first, like any saved
 
 from __future__ import annotations
 
-import json
-import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -81,18 +79,3 @@ def evaluate(config: Config, host_state: srgan.SRGANState) -> dict:
            f"Y (BT.601), {config.upscale}-pixel border shaved")
   return {"step": step, "model": model, "dataset": config.dataset, "split": sr_pairs.HELD_OUT_SPLIT[config.dataset],
           "images": count, "upscale": config.upscale, "scored_on": space, **averages}
-
-
-def write_results(config: Config, results: dict) -> str:
-  """Writes `<workdir>/results.json`, prints one line per metric; returns the path."""
-  path = os.path.join(config.workdir, "results.json")
-  with open(path, "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-  model = results["model"]
-  for metric in ("psnr", "ssim", "vif"):
-    if metric in results[model]:
-      unit = " dB" if metric == "psnr" else ""
-      print(f"{metric}: bicubic {results['bicubic'][metric]:.4f}{unit}, {model} {results[model][metric]:.4f}{unit} "
-            f"({results['images']} held-out {results['dataset']} images, x{results['upscale']}, "
-            f"{results['scored_on']}, step {results['step']})")
-  return path

@@ -15,7 +15,6 @@ and the reported `neg_elbo` is always the beta = 1 bound, in nats per image.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any
@@ -189,6 +188,8 @@ def make_task(config: Config) -> Task:
 
   return Task(state=state, source=source, make_step=lambda phase: make_train_step(config, model),
               write_samples=write_samples, progress=(("-elbo", "neg_elbo"), ("kl", "kl")),
+              curves=(("negative ELBO and its terms (nats per image)", ("neg_elbo", "nll", "kl")),
+                      ("gradient norm", ("grad_norm",)), ("decoder sigma", ("sigma",))),
               data_position={"seed": config.seed, "image_shape": list(source.image_shape)})
 
 
@@ -221,7 +222,7 @@ def prior_samples(config: Config, model: VAE, params: PyTree, num: int) -> np.nd
 
 def evaluate(config: Config, state: VAEState) -> dict:
   """Test-split negative ELBO in nats and the sample metrics (fid_mnist, ...) of `--eval_samples`
-  prior samples against the test split; written to `<workdir>/results.json`."""
+  prior samples against the test split."""
   from ganjax.metrics import sample_quality  # pylint: disable=g-import-not-at-top
 
   x = test_images(config)
@@ -238,8 +239,4 @@ def evaluate(config: Config, state: VAEState) -> dict:
                                      kid_subset_size=min(1000, config.eval_samples))
     results.update({k: v for k, v in report.items() if k != "feature_network"})
     results["samples"] = "decoder means of z ~ N(0, I), against the whole test split"
-  path = os.path.join(config.workdir, "results.json")
-  with open(path + ".tmp", "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-  os.replace(path + ".tmp", path)
   return results
