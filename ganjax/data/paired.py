@@ -7,12 +7,11 @@ any other paired dataset is read from TFDS's data dir like `ganjax.data.pipeline
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from ganjax.data.pipeline import default_data_dir
+from ganjax.data.pipeline import open_builder
 from ganjax.errors import UsageError
 
 
@@ -55,28 +54,10 @@ class PairedSource:
 def load_paired_source(dataset: str, split: str, data_dir: str | None, input_feature: str,
                        target_feature: str) -> PairedSource:
   """Opens `split` of `dataset`; `mnist_edges` is built offline on first use."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
   from ganjax.data import mnist_edges  # pylint: disable=g-import-not-at-top  # registers the builder
 
-  data_dir = data_dir or default_data_dir()
-  try:
-    tfds.builder(dataset)
-  except tfds.core.registered.DatasetNotFoundError:
-    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try mnist_edges.") from None
-  try:
-    os.makedirs(data_dir, exist_ok=True)
-  except OSError as e:
-    raise UsageError(f"Cannot create the data directory {data_dir} ({e.strerror}); pass a writable --data_dir.") from e
-  if dataset == "mnist_edges":
-    mnist_edges.prepare_mnist_edges(data_dir)
-  builder = tfds.builder(dataset, data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
-    try:
-      builder.download_and_prepare()
-    except Exception as e:  # TFDS raises many types for "could not fetch"
-      raise UsageError(f"TFDS could not prepare {dataset} in {data_dir} ({type(e).__name__}); "
-                       "download it there first or use --dataset=mnist_edges.") from e
+  prepare_offline = mnist_edges.prepare_mnist_edges if dataset == "mnist_edges" else None
+  builder = open_builder(dataset, data_dir, "mnist_edges", prepare_offline)
   try:
     records = builder.as_data_source(split=split)
   except (KeyError, ValueError) as e:

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -146,12 +146,12 @@ def default_data_dir() -> str:
   return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
-def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
-                image_size: int | None = None) -> ImageSource:
-  """Opens `dataset` from TFDS by name; MNIST is prepared offline from the bundled files.
-
-  With `image_size`, images are centre-cropped to a square and resized to it.
-  """
+def open_builder(dataset: str, data_dir: str | None = None, offline: str = "mnist",
+                 prepare_offline: Callable[[str], object] | None = None):
+  """The TFDS builder of `dataset` in `data_dir`, prepared: the name checked, the directory
+  made, `prepare_offline(data_dir)` run first for the datasets built from bundled files, then
+  TFDS's own preparation where the data is not there yet. Every failure is a UsageError that
+  suggests `--dataset=<offline>`, which needs no network."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   data_dir = data_dir or default_data_dir()
@@ -160,23 +160,36 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
   try:
     tfds.builder(dataset)
   except tfds.core.registered.DatasetNotFoundError:
-    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try mnist, fashion_mnist or cifar10.") from None
+    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try {offline}.") from None
   try:
     os.makedirs(data_dir, exist_ok=True)
   except OSError as e:
     raise UsageError(f"Cannot create the data directory {data_dir} ({e.strerror}); pass a writable --data_dir.") from e
-  if dataset == "mnist":
-    from ganjax.data.offline_mnist import prepare_mnist  # pylint: disable=g-import-not-at-top
-    prepare_mnist(data_dir)
+  if prepare_offline is not None:
+    prepare_offline(data_dir)
   builder = tfds.builder(dataset, data_dir=data_dir, file_format="array_record")
   if not builder.is_prepared():
     from ganjax.data.offline_mnist import hide_gpus_from_tensorflow  # pylint: disable=g-import-not-at-top
+
     hide_gpus_from_tensorflow()
     try:
       builder.download_and_prepare()
     except Exception as e:  # TFDS raises many types for "could not fetch"
       raise UsageError(f"TFDS could not prepare {dataset} in {data_dir} ({type(e).__name__}); "
-                       "download it there first or use --dataset=mnist.") from e
+                       f"download it there first or use --dataset={offline}.") from e
+  return builder
+
+
+def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
+                image_size: int | None = None) -> ImageSource:
+  """Opens `dataset` from TFDS by name; MNIST is prepared offline from the bundled files.
+
+  With `image_size`, images are centre-cropped to a square and resized to it.
+  """
+  prepare_offline = None
+  if dataset == "mnist":
+    from ganjax.data.offline_mnist import prepare_mnist as prepare_offline  # pylint: disable=g-import-not-at-top
+  builder = open_builder(dataset, data_dir, "mnist", prepare_offline)
   features = builder.info.features
   label = features["label"] if "label" in features.keys() else None
   return ImageSource(builder.as_data_source(split=split), num_classes=getattr(label, "num_classes", None),

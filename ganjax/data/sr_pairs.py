@@ -22,7 +22,7 @@ import numpy as np
 
 from ganjax.config import SR_DATASETS, Config
 from ganjax.data import sr_photos
-from ganjax.data.pipeline import default_data_dir, load_source
+from ganjax.data.pipeline import default_data_dir, load_source, open_builder
 from ganjax.errors import UsageError
 
 HELD_OUT_SPLIT = {"sr_photos": "test", "mnist": "test", "div2k": "validation"}
@@ -81,20 +81,7 @@ class PairSource:
 
 
 def _div2k_builder(config: Config, data_dir: str):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-  name = f"div2k/bicubic_x{config.upscale}"
-  builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
-    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow  # pylint: disable=g-import-not-at-top
-
-    hide_gpus_from_tensorflow()
-    try:
-      builder.download_and_prepare()
-    except Exception as e:  # TFDS raises many types for "could not fetch"
-      raise UsageError(f"TFDS could not prepare {name} in {data_dir} ({type(e).__name__}); download it there "
-                       "first, or use --dataset=sr_photos (offline).") from e
-  return builder
+  return open_builder(f"div2k/bicubic_x{config.upscale}", data_dir, "sr_photos")
 
 
 def _records(config: Config, split: str):
