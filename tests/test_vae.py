@@ -118,6 +118,7 @@ def test_vae_experiment_trains_resumes_and_evaluates(likelihood, mnist_dir, tmp_
     assert os.path.exists(os.path.join(workdir, "samples", f"{kind}_000002.png"))
   with open(os.path.join(workdir, "results.json")) as f:
     results = json.load(f)
+  assert os.path.getsize(os.path.join(workdir, "curves.png")) > 0
   assert results["step"] == 3 and results["test_images"] == 10000
   np.testing.assert_allclose(results["test_neg_elbo_nats"], results["test_nll_nats"] + results["test_kl_nats"],
                              rtol=1e-6)

@@ -27,7 +27,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from ganjax import images, losses, rng
+from ganjax import images, losses, plots, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import UnpairedSource, load_domains
@@ -247,4 +247,5 @@ def make_task(config: Config) -> Task:
   return Task(state=state, source=source, make_step=lambda phase: make_train_step(config, generator, discriminator),
               write_samples=write_samples,
               progress=(("d", "d_loss"), ("g", "g_loss"), ("cycle", "cycle_a")),
+              curves=(*plots.GAN_PANELS, ("cycle and identity L1", ("cycle_a", "cycle_b", "identity_a", "identity_b"))),
               data_position={"seed": config.seed, "image_shape": list(source.image_shape)})

@@ -245,7 +245,8 @@ def _train(config: Config) -> PyTree:
       if last_saved != step:
         save(final)
       write_grid(final, step)
-      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None)
+      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None,
+                        task.curves)
       checkpoint.check_saves(manager, wait=True)
       if stop:
         bar.close()

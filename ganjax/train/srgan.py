@@ -244,4 +244,7 @@ def make_task(config: Config) -> Task:
   data_position = {"seed": config.seed, "dataset": config.dataset, "hr_shape": list(source.hr_shape)}
   return Task(state=state, source=source, make_step=make_step, write_samples=write_samples,
               phase=lambda step: phase_at(step, config.pretrain_steps),
-              progress=(("psnr", "psnr"), ("d", "d_loss")), data_position=data_position)
+              progress=(("psnr", "psnr"), ("d", "d_loss")), data_position=data_position,
+              curves=(("generator terms", ("content_loss", "perceptual_loss", "adversarial_loss")),
+                      ("training-batch PSNR (dB)", ("psnr",)), ("discriminator loss", ("d_loss",)),
+                      ("gradient norms", ("d_grad_norm", "g_grad_norm"))))

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from ganjax import plots
+
 PyTree = Any
 # A pure step for one device, written with the named axis 'data' (gradients, batch statistics
 # and metrics `lax.pmean`-ed over it): (state, batch, seed_key) -> (state, metrics). The seed
@@ -66,6 +68,7 @@ class Task:
   data_position: JSON-able facts saved with every checkpoint beside `next_step`.
   make_evaluator: start_step -> Evaluator, or None when the family evaluates nothing while
     training.
+  curves: the panels of <workdir>/logs/curves.png, (title, metric names) each.
   """
 
   state: PyTree
@@ -77,3 +80,4 @@ class Task:
   microbatches: int = 1
   data_position: dict = dataclasses.field(default_factory=dict)
   make_evaluator: Callable[[int], Evaluator] | None = None
+  curves: plots.Panels = plots.GAN_PANELS
