@@ -2,7 +2,6 @@
 
     python benchmarks/step_profile.py                          # batch 256, top 25 ops
     python benchmarks/step_profile.py --experiment=wgan_gp     # that experiment's step and batch
-    XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python benchmarks/step_profile.py
 
 Traces a few steps with the JAX profiler (XLA:CPU's per-thunk trace events), then names each
 op after the model layer and pass (forward, or the transpose = backward) it comes from, read
@@ -22,7 +21,10 @@ import os
 import re
 import tempfile
 
+from ganjax.xla_flags import set_xla_flags  # noqa: E402
+
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
+set_xla_flags()  # what a run computes with
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

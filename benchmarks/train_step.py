@@ -33,6 +33,9 @@ def measure_ganjax(batch: int, steps: int) -> None:
   import resource
   import time
 
+  from ganjax.xla_flags import set_xla_flags
+
+  set_xla_flags()  # the flags a run sets for itself (before JAX starts)
   import jax
   import numpy as np
 

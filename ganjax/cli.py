@@ -80,7 +80,11 @@ def quiet_libraries() -> None:
 
 def start_backend(accelerator: str, config: Config | None = None) -> None:
   """What every command does before touching JAX: quiet the libraries, join the other
-  processes of a distributed run (`config`'s --num_processes), pick the platform."""
+  processes of a distributed run (`config`'s --num_processes), pick the platform. The
+  project's XLA flags (ganjax.xla_flags) are set first: XLA reads them when JAX starts."""
+  from ganjax.xla_flags import set_xla_flags  # pylint: disable=g-import-not-at-top
+
+  set_xla_flags()
   quiet_libraries()
   if config is not None:
     from ganjax import distributed  # pylint: disable=g-import-not-at-top

@@ -7,6 +7,9 @@ import os
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
                            " --xla_backend_optimization_level=0").strip()
 os.environ["JAX_PLATFORMS"] = "cpu"
+from ganjax.xla_flags import set_xla_flags  # noqa: E402
+
+set_xla_flags()  # the suite tests what runs compute with
 # No persistent compilation cache in the suite's own process: twice on this machine a full
 # run segfaulted inside JAX's cache code (reading, then writing, an executable in
 # test_tricks after many other tests). tests/sigkill.py gives its children a cache of their own.
