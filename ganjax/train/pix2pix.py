@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
 from ganjax import images, losses, rng
 from ganjax.config import Config
@@ -29,6 +28,7 @@ from ganjax.data.pipeline import to_model_range
 from ganjax.metrics import image_quality
 from ganjax.models.patchgan import PatchDiscriminator
 from ganjax.models.unet import UNet
+from ganjax.train.players_state import PlayersState
 from ganjax.train.schedules import player_optimizers, player_schedules
 from ganjax.train.task import Task
 
@@ -38,26 +38,9 @@ EVAL_BATCH = 500
 FID_FEATURES = 256  # fid_mnist needs more outputs than the classifier's feature dimension
 
 
-class Pix2pixState(struct.PyTreeNode):
+class Pix2pixState(PlayersState):
   """Step counter, G's and D's variables and optimizer states; the optimizers are static."""
 
-  step: jax.Array  # int32 scalar: completed training steps
-  g_params: PyTree
-  g_batch_stats: PyTree
-  d_params: PyTree
-  d_batch_stats: PyTree
-  g_opt_state: optax.OptState
-  d_opt_state: optax.OptState
-  g_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-
-  def checkpoint_items(self) -> dict[str, PyTree]:
-    return {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
-            "d_params": self.d_params, "d_batch_stats": self.d_batch_stats,
-            "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state}
-
-  def with_checkpoint_items(self, items: dict[str, PyTree]) -> Pix2pixState:
-    return self.replace(**items)
 
 
 def build_models(config: Config, out_channels: int, axis_name: str | None = "data") -> tuple[UNet, PatchDiscriminator]:

@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
 from ganjax import images, losses, rng
 from ganjax.config import Config
 from ganjax.data import sr_pairs
 from ganjax.models.srgan import SRDiscriminator, SRResNet
 from ganjax.train import srgan_losses
+from ganjax.train.players_state import PlayersState
 from ganjax.train.schedules import player_optimizers
 from ganjax.train.task import Task
 
@@ -38,7 +38,7 @@ GRID_EXAMPLES = {"mnist": 16}  # held-out examples in a sample grid; every held-
 GRID_PHOTO_CROP = 128  # HR pixels of each photograph's centre crop in a grid
 
 
-class SRGANState(struct.PyTreeNode):
+class SRGANState(PlayersState):
   """Step counter, G's and D's variables and optimizer states, and the feature network's weights.
 
   `feature_params` (None without a perceptual loss) are a leaf so that pmap passes them
@@ -46,24 +46,8 @@ class SRGANState(struct.PyTreeNode):
   fixed and come from their file, so checkpoints leave them out.
   """
 
-  step: jax.Array  # int32 scalar: completed steps of either phase
-  g_params: PyTree
-  g_batch_stats: PyTree
-  d_params: PyTree
-  d_batch_stats: PyTree
-  g_opt_state: optax.OptState
-  d_opt_state: optax.OptState
-  feature_params: PyTree | None
-  g_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+  feature_params: PyTree | None = None
 
-  def checkpoint_items(self) -> dict[str, PyTree]:
-    return {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
-            "d_params": self.d_params, "d_batch_stats": self.d_batch_stats,
-            "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state}
-
-  def with_checkpoint_items(self, items: dict[str, PyTree]) -> SRGANState:
-    return self.replace(**items)
 
 
 def build_models(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
