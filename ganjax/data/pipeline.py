@@ -147,11 +147,12 @@ def default_data_dir() -> str:
 
 
 def open_builder(dataset: str, data_dir: str | None = None, offline: str = "mnist",
-                 prepare_offline: Callable[[str], object] | None = None):
+                 prepare_offline: Callable[[str], object] | None = None, known_names: str | None = None):
   """The TFDS builder of `dataset` in `data_dir`, prepared: the name checked, the directory
   made, `prepare_offline(data_dir)` run first for the datasets built from bundled files, then
   TFDS's own preparation where the data is not there yet. Every failure is a UsageError that
-  suggests `--dataset=<offline>`, which needs no network."""
+  suggests `--dataset=<offline>`, which needs no network (an unknown name: `known_names`, if
+  given, instead)."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   data_dir = data_dir or default_data_dir()
@@ -160,7 +161,7 @@ def open_builder(dataset: str, data_dir: str | None = None, offline: str = "mnis
   try:
     tfds.builder(dataset)
   except tfds.core.registered.DatasetNotFoundError:
-    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try {offline}.") from None
+    raise UsageError(f"--dataset={dataset} is not a TFDS dataset name; try {known_names or offline}.") from None
   try:
     os.makedirs(data_dir, exist_ok=True)
   except OSError as e:
@@ -189,7 +190,7 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
   prepare_offline = None
   if dataset == "mnist":
     from ganjax.data.offline_mnist import prepare_mnist as prepare_offline  # pylint: disable=g-import-not-at-top
-  builder = open_builder(dataset, data_dir, "mnist", prepare_offline)
+  builder = open_builder(dataset, data_dir, "mnist", prepare_offline, known_names="mnist, fashion_mnist or cifar10")
   features = builder.info.features
   label = features["label"] if "label" in features.keys() else None
   return ImageSource(builder.as_data_source(split=split), num_classes=getattr(label, "num_classes", None),

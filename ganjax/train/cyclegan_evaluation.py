@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-
 import jax
 import numpy as np
 
@@ -23,6 +22,7 @@ from ganjax.data.unpaired import load_domains
 from ganjax.metrics import mnist_features
 from ganjax.models.cyclegan import build_cyclegan
 from ganjax.train.cyclegan import CycleGANState, make_translate, translate_in_chunks
+
 
 def ink(x: np.ndarray) -> float:
   """Mean brightness in [0, 1] of images in [-1, 1]."""

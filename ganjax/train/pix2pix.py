@@ -42,7 +42,6 @@ class Pix2pixState(PlayersState):
   """Step counter, G's and D's variables and optimizer states; the optimizers are static."""
 
 
-
 def build_models(config: Config, out_channels: int, axis_name: str | None = "data") -> tuple[UNet, PatchDiscriminator]:
   """G and D. D: the PatchGAN with two stride-2 layers for 28x28 images (7x7 patch scores)."""
   generator = UNet(out_channels=out_channels, width=config.width, dropout=config.dropout, leak=config.leak,

@@ -49,7 +49,6 @@ class SRGANState(PlayersState):
   feature_params: PyTree | None = None
 
 
-
 def build_models(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   generator = SRResNet(width=config.width, residual_blocks=config.residual_blocks, upscale=config.upscale,
                        channels=channels, axis_name=axis_name)

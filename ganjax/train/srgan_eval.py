@@ -11,7 +11,6 @@ for every method. Outputs are clipped and rounded to uint8 first, like any saved
 
 from __future__ import annotations
 
-
 import jax.numpy as jnp
 import numpy as np
 
