@@ -1,0 +1,204 @@
+"""A sweep's evidence: mean ± std and per-seed values of every metric, as Markdown, CSV and
+JSON tables, and a PNG of the final fid_mnist per configuration and fid_mnist against step.
+
+Reads only what the runs left on disk (`final_eval.json` or `results.json`, `eval.jsonl`,
+`sweep_run.json`), so the table of a sharded sweep gathers every shard's finished runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from ganjax import jsonl
+from ganjax.sweep import BASELINE, RUN_RECORD, Run
+
+# First in the tables when present, in this order; any other float a run reports follows.
+LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
+SKIPPED = ("seconds", "num_samples", "num_reference")  # bookkeeping, not quality
+CURVE_METRIC = "fid_mnist"
+
+
+@dataclasses.dataclass
+class ConfigResult:
+  """One configuration's finished seeds."""
+
+  name: str
+  flags: tuple[tuple[str, str], ...]
+  seeds: list[int]  # every seed the sweep asked for
+  scores: dict[int, dict[str, float]]  # seed -> metric -> value, finished seeds only
+  train_seconds: dict[int, float]
+  curves: dict[int, list[dict]]  # seed -> eval.jsonl rows
+
+  def values(self, metric: str) -> list[float]:
+    return [self.scores[s][metric] for s in self.seeds if s in self.scores and metric in self.scores[s]]
+
+
+def _floats(report: dict) -> dict[str, float]:
+  return {k: float(v) for k, v in report.items()
+          if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SKIPPED}
+
+
+def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
+  """Groups `runs` by configuration (in their order) and reads what each finished run wrote."""
+  results: dict[str, ConfigResult] = {}
+  for run in runs:
+    result = results.setdefault(run.config_name, ConfigResult(run.config_name, run.flags, [], {}, {}, {}))
+    result.seeds.append(run.seed)
+    path = score_paths[run]
+    if os.path.exists(path):
+      with open(path) as f:
+        result.scores[run.seed] = _floats(json.load(f))
+    record_path = os.path.join(run.workdir, RUN_RECORD)
+    if os.path.exists(record_path):
+      with open(record_path) as f:
+        result.train_seconds[run.seed] = json.load(f).get("train_seconds", float("nan"))
+    rows = jsonl.read_rows(os.path.join(run.workdir, "eval.jsonl"))
+    if rows:
+      result.curves[run.seed] = rows
+  return list(results.values())
+
+
+def metric_names(results: list[ConfigResult]) -> list[str]:
+  seen = {k for r in results for scores in r.scores.values() for k in scores}
+  return [m for m in LEADING if m in seen] + sorted(seen - set(LEADING))
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+  """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+  if not values:
+    return float("nan"), float("nan")
+  return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def paired_deltas(result: ConfigResult, baseline: ConfigResult, metric: str) -> list[float]:
+  """metric(config, seed) - metric(baseline, seed) for the seeds both finished: a seed fixes
+  the initial weights, the noise and the data order, so the pair differs in the change alone."""
+  return [result.scores[s][metric] - baseline.scores[s][metric] for s in result.seeds
+          if s in result.scores and s in baseline.scores and metric in result.scores[s]
+          and metric in baseline.scores[s]]
+
+
+def _cell(values: list[float]) -> str:
+  if not values:
+    return "-"
+  mean, std = mean_std(values)
+  digits = 3 if abs(mean) < 10 else 1
+  each = ", ".join(f"{v:.{digits}f}" for v in values)
+  return f"{mean:.{digits}f} ± {std:.{digits}f} ({each})"
+
+
+def summary(results: list[ConfigResult]) -> dict:
+  """Everything the tables show, as one JSON-ready dict."""
+  metrics = metric_names(results)
+  baseline = next((r for r in results if r.name == BASELINE), None)
+  configs = []
+  for r in results:
+    entry = {"name": r.name, "flags": dict(r.flags), "seeds": r.seeds, "finished_seeds": sorted(r.scores),
+             "train_seconds": {str(s): t for s, t in r.train_seconds.items()}, "metrics": {}}
+    for m in metrics:
+      values = r.values(m)
+      mean, std = mean_std(values)
+      entry["metrics"][m] = {"mean": mean, "std": std, "per_seed": {str(s): r.scores[s][m] for s in r.seeds
+                                                                     if s in r.scores and m in r.scores[s]}}
+      if baseline is not None and r is not baseline:
+        deltas = paired_deltas(r, baseline, m)
+        d_mean, d_std = mean_std(deltas)
+        entry["metrics"][m].update(delta_mean=d_mean, delta_std=d_std, delta_seeds=len(deltas))
+    configs.append(entry)
+  return {"metrics": metrics, "configurations": configs}
+
+
+def markdown(results: list[ConfigResult], command: str = "") -> str:
+  metrics = metric_names(results)
+  baseline = next((r for r in results if r.name == BASELINE), None)
+  head = ["configuration", "seeds done"] + metrics[:1]
+  if baseline is not None and metrics:
+    head.append(f"Δ{metrics[0]} vs baseline (paired by seed)")
+  head += metrics[1:] + ["train min"]
+  lines = []
+  if command:
+    lines += [f"Made by `{command}`.", ""]
+  lines += ["Each cell: mean ± std over seeds (sample std), then the per-seed values.", "",
+            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in results:
+    row = [r.name, f"{len(r.scores)}/{len(r.seeds)}"]
+    if metrics:
+      row.append(_cell(r.values(metrics[0])))
+      if baseline is not None:
+        row.append("-" if r is baseline else _cell(paired_deltas(r, baseline, metrics[0])))
+    row += [_cell(r.values(m)) for m in metrics[1:]]
+    minutes = [t / 60 for s, t in sorted(r.train_seconds.items()) if s in r.scores]
+    row.append(_cell(minutes))
+    lines.append("| " + " | ".join(row) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def write_csv(results: list[ConfigResult], path: str) -> None:
+  """One row per finished run: configuration, seed, its flags, every metric, train seconds."""
+  metrics = metric_names(results)
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["configuration", "seed", "flags", *metrics, "train_seconds"])
+    for r in results:
+      for s in r.seeds:
+        if s in r.scores:
+          flags = " ".join(f"--{k}={v}" for k, v in r.flags)
+          writer.writerow([r.name, s, flags, *[r.scores[s].get(m, "") for m in metrics],
+                           r.train_seconds.get(s, "")])
+
+
+def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> bool:
+  """Final `metric` per configuration (mean ± std, each seed a dot) and `metric` against step
+  (mean over seeds of the in-training evaluations). False when no run has the metric."""
+  done = [r for r in results if r.values(metric)]
+  if not done:
+    return False
+  import matplotlib  # pylint: disable=g-import-not-at-top
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  fig, (final_ax, curve_ax) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.45 * len(done) + 1.5)))
+  for i, r in enumerate(done):
+    values = r.values(metric)
+    mean, std = mean_std(values)
+    final_ax.errorbar([mean], [i], xerr=[std], fmt="o", color=f"C{i % 10}", capsize=4)
+    final_ax.scatter(values, [i] * len(values), s=14, color=f"C{i % 10}", alpha=0.5)
+    steps = sorted({row["step"] for rows in r.curves.values() for row in rows if metric in row})
+    if steps:
+      means = [np.mean([row[metric] for rows in r.curves.values() for row in rows
+                        if row["step"] == step and metric in row]) for step in steps]
+      curve_ax.plot(steps, means, "o-", color=f"C{i % 10}", label=r.name)
+  final_ax.set_yticks(range(len(done)), [r.name for r in done], fontsize=8)
+  final_ax.invert_yaxis()
+  final_ax.set_xlabel(f"final {metric} (mean ± std over seeds; dots: seeds)")
+  final_ax.grid(alpha=0.3)
+  curve_ax.set_xlabel("step")
+  curve_ax.set_ylabel(f"{metric} during training (mean over seeds)")
+  curve_ax.set_yscale("log")
+  curve_ax.grid(alpha=0.3, which="both")
+  if curve_ax.lines:
+    curve_ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return True
+
+
+def write_all(results: list[ConfigResult], workdir: str, command: str = "") -> list[str]:
+  """results.md, results.csv, results.json and results.png in the sweep's workdir; their paths."""
+  os.makedirs(workdir, exist_ok=True)
+  paths = [os.path.join(workdir, f"results.{ext}") for ext in ("md", "csv", "json", "png")]
+  with open(paths[0], "w") as f:
+    f.write(markdown(results, command))
+  write_csv(results, paths[1])
+  with open(paths[2], "w") as f:
+    json.dump({"command": command, **summary(results)}, f, indent=2)
+  if not plot(results, paths[3]):
+    paths.pop()
+  return paths

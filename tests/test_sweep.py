@@ -1,0 +1,137 @@
+"""experiments.sweep: --set/--ablate/--seeds into runs, checks before training, shards, skip and
+resume, and the tables of two tiny runs."""
+
+import csv
+import json
+import os
+
+import pytest
+
+from experiments import sweep as sweep_command
+from ganjax import sweep
+from ganjax.errors import UsageError
+
+TINY = ["width=4", "latent_dim=8", "batch_size=8", "steps=2", "eval_every=0", "log_every=1", "sample_every=100",
+        "checkpoint_every=1", "accelerator=cpu"]
+
+
+def names_and_seeds(runs):
+  return [(r.config_name, r.seed) for r in runs]
+
+
+def test_a_set_of_several_values_is_a_grid_axis_and_one_value_fixes_the_flag():
+  sets = [sweep.parse_assignment(t, "--set") for t in ("ema_decay=0,0.999", "d_lr=2e-4,4e-4", "steps=2000")]
+  runs = sweep.expand(sets, [], [0, 1], "sw")
+  assert len(runs) == 8
+  assert names_and_seeds(runs)[:3] == [("ema_decay=0__d_lr=2e-4", 0), ("ema_decay=0__d_lr=2e-4", 1),
+                                       ("ema_decay=0__d_lr=4e-4", 0)]
+  last = runs[-1]
+  assert last.config_name == "ema_decay=0.999__d_lr=4e-4"
+  assert last.argv() == ["--steps=2000", "--ema_decay=0.999", "--d_lr=4e-4", "--seed=1",
+                         "--workdir=" + os.path.join("sw", "ema_decay=0.999__d_lr=4e-4", "seed1")]
+
+
+def test_only_fixed_values_make_one_baseline_configuration():
+  runs = sweep.expand([sweep.parse_assignment("steps=10", "--set")], [], [0, 1, 2], "sw")
+  assert names_and_seeds(runs) == [("baseline", 0), ("baseline", 1), ("baseline", 2)]
+  assert all(r.flags == (("steps", "10"),) for r in runs)
+
+
+def test_ablate_changes_one_flag_at_a_time_from_the_baseline():
+  sets = [sweep.parse_assignment("steps=10", "--set")]
+  ablations = [sweep.parse_assignment(t, "--ablate") for t in ("ema_decay=0,0.99", "dropout=0")]
+  runs = sweep.expand(sets, ablations, [0], "sw")
+  assert [(r.config_name, r.flags) for r in runs] == [
+      ("baseline", (("steps", "10"),)),
+      ("ema_decay=0", (("steps", "10"), ("ema_decay", "0"))),
+      ("ema_decay=0.99", (("steps", "10"), ("ema_decay", "0.99"))),
+      ("dropout=0", (("steps", "10"), ("dropout", "0"))),
+  ]
+
+
+def test_shards_together_run_every_run_once():
+  runs = sweep.expand([sweep.parse_assignment("ema_decay=0,0.9,0.99", "--set")], [], [0, 1, 2], "sw")
+  shards = [sweep.shard(runs, i, 4) for i in range(4)]
+  assert sorted(names_and_seeds(sum(shards, []))) == sorted(names_and_seeds(runs))
+  assert names_and_seeds(shards[1]) == [("ema_decay=0", 1), ("ema_decay=0.9", 2)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dcgn", "--workdir=w"], "There is no experiment 'dcgn'; try one of cgan, cyclegan, dcgan"),
+    (["sample", "--workdir=w"], "experiments.sample is not a training experiment"),
+    (["dcgan", "--workdir=w", "--set", "foo=1,2"], "--set foo=...: the experiment has no flag --foo"),
+    (["dcgan", "--workdir=w", "--set", "seed=1,2"], "the sweep sets --seed itself; use --seeds"),
+    (["dcgan", "--workdir=w", "--set", "lr=2e-4,-1"], "configuration lr=-1, seed 0: --lr=-1.0 must be positive."),
+    (["dcgan", "--workdir=w", "--set", "loss=hinge,ls"], "configuration loss=ls, seed 0: --loss=ls is not one of"),
+    (["dcgan", "--workdir=w", "--set", "lr=1e-4", "--ablate", "lr=2e-4"], "--lr is set more than once"),
+    (["dcgan", "--workdir=w", "--set", "lr=1e-4,2e-4", "--ablate", "dropout=0"], "does not combine"),
+    (["dcgan", "--workdir=w", "--set", "lr"], "--set 'lr' is not NAME=VALUE"),
+    (["dcgan", "--workdir=w", "--shard=3/3"], "--shard=3/3 is not i/n"),
+    (["dcgan", "--workdir=w", "--seeds=0"], "--seeds=0 must be a positive integer."),
+])
+def test_bad_sweeps_are_one_line_errors_before_anything_trains(argv, message, tmp_path, capsys):
+  from ganjax import cli
+
+  argv = [a.replace("--workdir=w", f"--workdir={tmp_path / 'w'}") for a in argv]
+  assert cli.run(sweep_command.main, argv) == 2
+  err = capsys.readouterr().err
+  assert message in err and err.count("\n") == 1 and "Traceback" not in err
+  assert not os.path.exists(tmp_path / "w")
+
+
+def sweep_argv(workdir, mnist_dir, *extra):
+  flags = [f for t in TINY + [f"data_dir={mnist_dir}"] for f in ("--set", t)]
+  return ["dcgan", f"--workdir={workdir}", "--seeds=1", "--final_samples=300", *flags,
+          "--set", "ema_decay=0,0.9", *extra]
+
+
+def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_dir, tmp_path, capfd):
+  workdir = tmp_path / "sweep"
+  assert sweep_command.main(sweep_argv(workdir, mnist_dir, "--shard=0/2")) is None
+  assert sweep_command.main(sweep_argv(workdir, mnist_dir, "--shard=1/2")) is None
+  for name in ("ema_decay=0", "ema_decay=0.9"):
+    with open(workdir / name / "seed0" / "final_eval.json") as f:
+      assert json.load(f)["num_samples"] == 300
+  capfd.readouterr()
+  sweep_command.main(sweep_argv(workdir, mnist_dir))
+  out = capfd.readouterr().out
+  assert out.count("finished before, skipped.") == 2 and "2 of 2 runs finished" in out
+  with open(workdir / "results.json") as f:
+    summary = json.load(f)
+  assert [c["name"] for c in summary["configurations"]] == ["ema_decay=0", "ema_decay=0.9"]
+  fid = summary["configurations"][1]["metrics"]["fid_mnist"]
+  assert fid["std"] == 0.0 and list(fid["per_seed"]) == ["0"] and fid["mean"] == fid["per_seed"]["0"] > 0
+  with open(workdir / "results.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [r["configuration"] for r in rows] == ["ema_decay=0", "ema_decay=0.9"]
+  assert float(rows[0]["fid_mnist"]) == summary["configurations"][0]["metrics"]["fid_mnist"]["mean"]
+  table = (workdir / "results.md").read_text()
+  assert "| ema_decay=0.9 | 1/1 |" in table and "python -m experiments.sweep dcgan" in table
+  assert (workdir / "results.png").stat().st_size > 1000
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(mnist_dir, tmp_path, capfd):
+  from experiments import dcgan
+
+  workdir = tmp_path / "sweep"
+  argv = sweep_argv(workdir, mnist_dir, "--shard=1/2")  # only ema_decay=0.9
+  run = sweep.expand([sweep.parse_assignment(t, "--set") for t in TINY + [f"data_dir={mnist_dir}", "ema_decay=0,0.9"]],
+                     [], [0], str(workdir))[1]
+  assert dcgan.main(run.argv() + ["--steps=1"]) == 0  # as if stopped after its first step
+  capfd.readouterr()
+  sweep_command.main(argv)
+  out = capfd.readouterr().out
+  assert "Resuming from the checkpoint at step 1" in out
+  with open(os.path.join(run.workdir, "metrics.jsonl")) as f:
+    assert [json.loads(line)["step"] for line in f] == [1, 2]
+  assert os.path.exists(os.path.join(run.workdir, "final_eval.json")), out
+
+
+def test_a_failed_run_is_reported_and_the_sweep_goes_on(mnist_dir, tmp_path, capfd):
+  workdir = tmp_path / "sweep"
+  blocker = workdir / "ema_decay=0" / "seed0"
+  blocker.parent.mkdir(parents=True)
+  blocker.write_text("a file where the run's workdir should be")
+  with pytest.raises(UsageError, match=r"1 run\(s\) failed: ema_decay=0 seed 0"):
+    sweep_command.main(sweep_argv(workdir, mnist_dir))
+  assert os.path.exists(workdir / "ema_decay=0.9" / "seed0" / "final_eval.json")
