@@ -12,7 +12,8 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+# The TensorFlow DCGAN tutorial's network and settings, as this experiment's first default.
+TUTORIAL = Config(
     model="dcgan",
     dataset="mnist",
     workdir="runs/dcgan",
@@ -28,8 +29,12 @@ DEFAULTS = Config(
 )
 
 
+DEFAULTS = TUTORIAL
+PRESETS = {"tutorial": TUTORIAL}
+
+
 def main(argv=None) -> int:
-  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__, presets=PRESETS)
 
 
 if __name__ == "__main__":

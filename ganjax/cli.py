@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ganjax.config import ACCELERATORS, Config, field_types, validate
 from ganjax.errors import UsageError
@@ -36,17 +36,37 @@ def _parse_bool(text: str) -> bool:
   raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def parse_flags(defaults: Config, argv: Sequence[str] | None, description: str = "") -> Config:
-  """`--name=value` for every Config field, defaulting to the experiment's values."""
+def choose_preset(defaults: Config, presets: Mapping[str, Config], argv: Sequence[str] | None) -> Config:
+  """The defaults that `--preset=NAME` in `argv` names (an experiment's other documented
+  settings, e.g. the tutorial's), or `defaults` without one."""
+  if not presets:
+    return defaults
+  pre = Parser(add_help=False)
+  pre.add_argument("--preset", default="")
+  known, _ = pre.parse_known_args(argv)
+  if known.preset and known.preset not in presets:
+    raise UsageError(f"--preset={known.preset} is not one of {', '.join(presets)}.")
+  return presets[known.preset] if known.preset else defaults
+
+
+def parse_flags(defaults: Config, argv: Sequence[str] | None, description: str = "",
+                presets: Mapping[str, Config] | None = None) -> Config:
+  """`--name=value` for every Config field, defaulting to the experiment's values (or those of
+  the `--preset` chosen from `presets`)."""
+  defaults = choose_preset(defaults, presets or {}, argv)
   parser = Parser(description=description)
+  if presets:
+    parser.add_argument("--preset", default="", help=f"start from other defaults: {', '.join(presets)} "
+                        "(the other flags still override them)")
   types = field_types()
   for field in dataclasses.fields(Config):
     kind = types[field.name]
     kind = _parse_bool if kind is bool else kind
     parser.add_argument(f"--{field.name}", type=kind, default=getattr(defaults, field.name),
                         help=f"default: {getattr(defaults, field.name)!r}")
-  args = parser.parse_args(argv)
-  return validate(Config(**vars(args)))
+  args = vars(parser.parse_args(argv))
+  args.pop("preset", None)
+  return validate(Config(**args))
 
 
 def select_accelerator(name: str) -> None:
@@ -110,12 +130,14 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
   return 0
 
 
-def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "") -> int:
-  """Parses flags over `defaults`, picks the accelerator, trains, and for the families scored once
-  at the end (ganjax.train.results) scores the finished run. Returns the exit status."""
+def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "",
+                   presets: Mapping[str, Config] | None = None) -> int:
+  """Parses flags over `defaults` (or a `--preset` of `presets`), picks the accelerator, trains,
+  and for the families scored once at the end (ganjax.train.results) scores the finished run.
+  Returns the exit status."""
 
   def main(args):
-    config = parse_flags(defaults, args, description)
+    config = parse_flags(defaults, args, description, presets)
     start_backend(config.accelerator, config)
     from ganjax.train import results  # pylint: disable=g-import-not-at-top
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
