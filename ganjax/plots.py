@@ -55,7 +55,8 @@ def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None,
   axes = axes[0]
   if evals:
     axes[-1].plot([r["step"] for r in evals], [r["fid_mnist"] for r in evals], marker="o")
-    axes[-1].set_title(f"fid_mnist ({evals[-1].get('num_samples', '?')} samples)")
+    scored = {"ema": ", EMA generator", "g": ", G's own weights"}.get(evals[-1].get("generator"), "")
+    axes[-1].set_title(f"fid_mnist ({evals[-1].get('num_samples', '?')} samples{scored})")
     axes[-1].set_xlabel("step")
   for ax, (title, keys) in zip(axes, panels):
     for key in keys:

@@ -70,7 +70,7 @@ def test_training_evaluates_and_keeps_the_best_checkpoint(tiny_config):
   train_and_evaluate(config)
   rows = [json.loads(line) for line in (pathlib.Path(config.workdir) / "eval.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [2, 4]
-  assert all(r["fid_mnist"] > 0 and r["num_samples"] == 300 for r in rows)
+  assert all(r["fid_mnist"] > 0 and r["num_samples"] == 300 and r["generator"] == "g" for r in rows)
   best_step = min(rows, key=lambda r: r["fid_mnist"])["step"]
   assert os.listdir(pathlib.Path(config.workdir) / "best") == [str(best_step)]
   assert sorted(os.listdir(pathlib.Path(config.workdir) / "checkpoints")) == ["2", "4"]
@@ -197,3 +197,49 @@ def test_sample_without_a_checkpoint(tmp_path, capsys):
 
   status = cli.run(sample.main, [f"--workdir={tmp_path}", "--out=x.npz"])
   assert_one_line_error(capsys, status, "No checkpoint in")
+
+
+def test_in_training_evaluation_scores_the_ema_generator_and_says_so(tiny_config):
+  import jax
+
+  from ganjax.train import gan
+  from ganjax.train.loop import train_and_evaluate
+
+  config = tiny_config.replace(steps=2, eval_every=2, eval_samples=300, ema_decay=0.5)
+  state = train_and_evaluate(config)
+  rows = [json.loads(line) for line in (pathlib.Path(config.workdir) / "eval.jsonl").read_text().splitlines()]
+  assert [r["generator"] for r in rows] == ["ema"]
+  evaluator = gan.make_task(config.replace(workdir=config.workdir + "_again")).make_evaluator(0)
+  assert evaluator.label == "fid_mnist(ema)"
+  state = jax.device_get(state)
+  drawn_with = []
+  sample = evaluator.sample
+
+  def recording_sample(g_params, *args, **kwargs):
+    drawn_with.append(g_params)
+    return sample(g_params, *args, **kwargs)
+
+  evaluator.sample = recording_sample
+  again = evaluator(state, 2)["fid_mnist"]
+  evaluator.close()
+  assert rows[0]["fid_mnist"] == pytest.approx(again, rel=1e-4)
+  assert drawn_with and all(p is state.g_ema_params for p in drawn_with)
+  differs = jax.tree.map(lambda e, g: bool(np.any(e != g)), state.g_ema_params, state.g_params)
+  assert any(jax.tree.leaves(differs))  # so the EMA generator is not G itself
+
+
+def test_the_tutorial_preset_is_the_tensorflow_tutorials_network_and_settings():
+  from ganjax import cli
+
+  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS)
+  # The TF DCGAN tutorial's nets (64/128 D with dropout 0.3, 7x7x256 G with BatchNorm) with
+  # Radford et al.'s optimiser, as the README's first results were made with.
+  assert (tutorial.width, tutorial.dropout, tutorial.g_batchnorm, tutorial.d_batchnorm) == (64, 0.3, True, False)
+  assert (tutorial.lr, tutorial.d_lr, tutorial.b1, tutorial.init, tutorial.leak) == (2e-4, 0.0, 0.5, "dcgan", 0.2)
+  assert (tutorial.batch_size, tutorial.steps, tutorial.ema_decay, tutorial.loss) == (64, 4000, 0.0, "non_saturating")
+  overridden = cli.parse_flags(dcgan.DEFAULTS, ["--steps=7", "--preset=tutorial"], presets=dcgan.PRESETS)
+  assert overridden == tutorial.replace(steps=7)  # flags override the preset, in any order
+
+
+def test_an_unknown_preset_is_a_one_line_error(capsys):
+  assert_one_line_error(capsys, dcgan.main(["--preset=keras"]), "--preset=keras is not one of tutorial.")

@@ -41,6 +41,10 @@ class PeriodicEvaluator:
 
   def __init__(self, config: Config, image_shape: tuple[int, int, int], data_position: dict, start_step: int):
     self.config = config
+    # The weights that draw the samples, as for every sample and grid of the run: the EMA
+    # generator's when one is kept, else G's own. Each row and the progress bar say which.
+    self.generator = "ema" if config.ema_decay > 0 else "g"
+    self.label = f"{BEST_METRIC}({self.generator})"
     self.sample = make_sampler(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
     self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
@@ -65,7 +69,7 @@ class PeriodicEvaluator:
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
     with open(self.path, "a") as f:
       f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],
-                          "num_reference": report["num_reference"]}) + "\n")
+                          "num_reference": report["num_reference"], "generator": self.generator}) + "\n")
     # A resumed run recomputes this very state bitwise: a best checkpoint kept from before
     # the interruption at this step is already the right one.
     if step not in self.best.all_steps():

@@ -234,7 +234,7 @@ def _train(config: Config) -> PyTree:
         if due_eval:
           scores = evaluate(unreplicate(replicated), step)
           log.add_scalars(step, scores)
-          postfix[evaluate.best_metric] = f"{scores[evaluate.best_metric]:.2f}"
+          postfix[evaluate.label] = f"{scores[evaluate.best_metric]:.2f}"
           bar.set_postfix(postfix)
         if due_checkpoint:
           save(unreplicate(replicated))

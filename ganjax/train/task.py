@@ -44,7 +44,8 @@ class Evaluator(Protocol):
   """Scores a host state during training (e.g. fid_mnist); logs to `path` (JSON lines)."""
 
   path: str
-  best_metric: str  # shown on the progress bar
+  best_metric: str  # the metric that picks the best checkpoint
+  label: str  # what the progress bar calls it, naming the weights scored: "fid_mnist(ema)"
 
   def __call__(self, state: PyTree, step: int) -> dict[str, float]: ...
 
