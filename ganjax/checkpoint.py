@@ -33,6 +33,10 @@ State = Any
 # neither Orbax's max_to_keep garbage collection nor its clean-up of unfinished temporary
 # directories can delete them, and a fresh save of the same step does not collide.
 SKIPPED_DIR = "skipped_checkpoints"
+# The checkpoint with the lowest BEST_METRIC so far, beside the latest ones (kept by
+# ganjax.train.evaluation); its unreadable leftovers go to `skipped_checkpoints/best/`.
+BEST_DIR = "best"
+BEST_METRIC = "fid_mnist"
 
 
 # How long a failed call waits for the reads and writes still in flight beside it (local
@@ -98,10 +102,21 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
+def best_dir(workdir: str) -> str:
+  return os.path.join(os.path.abspath(workdir), BEST_DIR)
+
+
 def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
                                item_names=("state", "data", "config"))
+
+
+def open_best_manager(workdir: str) -> ocp.CheckpointManager:
+  """The manager of `<workdir>/best/`: one checkpoint, the lowest BEST_METRIC so far."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC], best_mode="min",
+                                         create=True)
+  return ocp.CheckpointManager(best_dir(workdir), options=options, item_names=("state", "data", "config"))
 
 
 def save(manager: ocp.CheckpointManager, state: State, data_position: dict, config: Config,
@@ -216,14 +231,16 @@ def _is_partial(name: str) -> bool:
   return name.split(".")[0].isdigit() and ocp.path.atomicity_types.TMP_DIR_SUFFIX in name
 
 
-def move_aside(workdir: str, name: str) -> str:
-  """Moves `checkpoints/<name>` to `skipped_checkpoints/<name>[.n]`; returns the new path."""
-  target_dir = os.path.join(os.path.abspath(workdir), SKIPPED_DIR)
+def move_aside(workdir: str, name: str, best: bool = False) -> str:
+  """Moves `checkpoints/<name>` to `skipped_checkpoints/<name>[.n]` (with `best`:
+  `best/<name>` to `skipped_checkpoints/best/<name>[.n]`); returns the new path."""
+  source_dir = best_dir(workdir) if best else checkpoint_dir(workdir)
+  target_dir = os.path.join(os.path.abspath(workdir), SKIPPED_DIR, *([BEST_DIR] if best else []))
   os.makedirs(target_dir, exist_ok=True)
   target, n = os.path.join(target_dir, name), 1
   while os.path.exists(target):
     target, n = os.path.join(target_dir, f"{name}.{n}"), n + 1
-  os.rename(os.path.join(checkpoint_dir(workdir), name), target)
+  os.rename(os.path.join(source_dir, name), target)
   return target
 
 
@@ -276,3 +293,36 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
     distributed.wait_for_all("ganjax_corrupt_checkpoints_moved")
     manager = open_manager(workdir, keep)
   return manager, state, found
+
+
+def set_aside_unreadable_best(workdir: str) -> None:
+  """Moves best checkpoints that do not read back whole to `skipped_checkpoints/best/`, with a warning.
+
+  Nothing reads `best/` while training, so without this check a corrupt best checkpoint would
+  stay the best (Orbax keeps it by its recorded metric) and be found only when sampled. After
+  it is moved, the next evaluation's checkpoint becomes the best. One process only.
+  """
+  path = best_dir(workdir)
+  names = os.listdir(path) if os.path.isdir(path) else []
+  for name in sorted(n for n in names if _is_partial(n)):
+    where = move_aside(workdir, name, best=True)
+    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed while "
+         f"writing it); skipped it and moved it to {where}.")
+  steps = sorted(int(n) for n in names if n.isdigit())
+  if not steps:
+    return
+  manager = open_best_manager(workdir)
+  skipped = []
+  try:
+    for step in steps:
+      try:
+        restore_generator(manager, step)
+      except CorruptCheckpoint as e:
+        skipped.append((step, e))
+  finally:
+    manager.close()
+  for step, error in skipped:
+    where = move_aside(workdir, str(step), best=True)
+    warn(f"the best checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
+         f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; the next evaluation "
+         "keeps a new best.")

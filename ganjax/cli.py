@@ -28,6 +28,16 @@ class Parser(argparse.ArgumentParser):
     raise UsageError(f"{message} (see --help).")
 
 
+def checkpoint_step(text: str) -> int | str:
+  """`--step` of the commands that read a checkpoint: a step number or `best`."""
+  if text == "best":
+    return text
+  try:
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a step number or best, got {text!r}") from None
+
+
 def _parse_bool(text: str) -> bool:
   if text.lower() in ("1", "true", "yes"):
     return True
