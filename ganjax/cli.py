@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from ganjax.config import ACCELERATORS, Config, field_types, validate
@@ -121,15 +122,23 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
 
 
 def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "") -> int:
-  """Parses flags over `defaults`, picks the accelerator, trains, and for the families scored once
-  at the end (ganjax.train.results) scores the finished run. Returns the exit status."""
+  """Parses flags over `defaults`, picks the accelerator, trains, for the families scored once at
+  the end (ganjax.train.results) scores the finished run, and ends with a summary of where the
+  results are (ganjax.train.summary). Returns the exit status."""
 
   def main(args):
+    started = time.perf_counter()
     config = parse_flags(defaults, args, description)
     start_backend(config.accelerator, config)
-    from ganjax.train import results  # pylint: disable=g-import-not-at-top
+    from ganjax import distributed  # pylint: disable=g-import-not-at-top
+    from ganjax.train import results, summary  # pylint: disable=g-import-not-at-top
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
-    results.evaluate_after_training(config, train_and_evaluate(config))
+    state = train_and_evaluate(config)
+    results.evaluate_after_training(config, state)
+    if distributed.is_primary():  # the others' copies of the same lines would only repeat them
+      command = summary.experiment_command(defaults, args)
+      for line in summary.closing_lines(config, int(state.step), time.perf_counter() - started, command):
+        print(line)
 
   return run(main, argv)
