@@ -11,6 +11,10 @@ import pytest
 from experiments import dcgan
 from test_cli import assert_one_line_error, tiny_flags
 
+# A fault that is handled prints no traceback: not on stderr (assert_one_line_error), nor as an
+# exception in Orbax's background machinery, which pytest catches before it reaches stderr.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 
 def run_flags(config, steps):
   return tiny_flags(config) + [f"--steps={steps}", "--checkpoint_every=2", "--log_every=1",
