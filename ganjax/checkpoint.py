@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
 import functools
 import os
 import sys
@@ -23,7 +22,7 @@ import orbax.checkpoint as ocp
 
 from ganjax import distributed
 from ganjax.config import Config, architecture_differences
-from ganjax.errors import UsageError
+from ganjax.errors import UsageError, is_disk_full
 
 # Any family's state (`ganjax.train.task.Task.state`): a struct with `step`,
 # `checkpoint_items()` and `with_checkpoint_items(items)`.
@@ -141,15 +140,6 @@ class SaveFailed(UsageError):
   """A checkpoint could not be written (most often: the disk is full)."""
 
 
-def is_disk_full(error: BaseException) -> bool:
-  """ENOSPC anywhere in the chain; TensorStore reports it as text, not as an OSError."""
-  while error is not None:
-    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
-      return True
-    error = error.__cause__ or error.__context__
-  return False
-
-
 def describe_save_failure(manager: ocp.CheckpointManager, error: BaseException) -> str:
   committed = [s for s in manager.all_steps(read=True)]
   kept = f"the checkpoint at step {max(committed)} is intact" if committed else "no earlier checkpoint exists"
@@ -265,7 +255,7 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name) if primary else SKIPPED_DIR
-    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed while writing it); "
+    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while writing it); "
          f"skipped it and moved it to {where}.")
   names = [n for n in names if not _is_partial(n)]
   distributed.wait_for_all("ganjax_partial_saves_moved")
@@ -306,7 +296,7 @@ def set_aside_unreadable_best(workdir: str) -> None:
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name, best=True)
-    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed while "
+    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its disk filled, while "
          f"writing it); skipped it and moved it to {where}.")
   steps = sorted(int(n) for n in names if n.isdigit())
   if not steps:

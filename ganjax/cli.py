@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ganjax.config import ACCELERATORS, Config, field_types, validate
-from ganjax.errors import UsageError
+from ganjax.errors import UsageError, report_full_disk_once
 
 INSTALL_HINT = {
     "gpu": "install the CUDA build of JAX (pip install -e '.[cuda]') or use --accelerator=cpu",
@@ -106,6 +106,7 @@ def start_backend(accelerator: str, config: Config | None = None) -> None:
 
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
   """Calls `main(argv)`; a UsageError becomes one line on stderr and status 2."""
+  report_full_disk_once()
   try:
     main(argv)
   except UsageError as e:
