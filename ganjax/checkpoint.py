@@ -255,8 +255,8 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name) if primary else SKIPPED_DIR
-    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while writing it); "
-         f"skipped it and moved it to {where}.")
+    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while "
+         f"writing it); skipped it and moved it to {where}.")
   names = [n for n in names if not _is_partial(n)]
   distributed.wait_for_all("ganjax_partial_saves_moved")
   skipped = []
@@ -296,8 +296,8 @@ def set_aside_unreadable_best(workdir: str) -> None:
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name, best=True)
-    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its disk filled, while "
-         f"writing it); skipped it and moved it to {where}.")
+    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its "
+         f"disk filled, while writing it); skipped it and moved it to {where}.")
   steps = sorted(int(n) for n in names if n.isdigit())
   if not steps:
     return
