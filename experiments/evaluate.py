@@ -25,7 +25,8 @@ from ganjax.errors import UsageError
 def parse(argv):
   parser = cli.Parser(description=__doc__)
   parser.add_argument("--workdir", default="", help="a training run's --workdir")
-  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
+  parser.add_argument("--step", type=cli.checkpoint_step, default=None,
+                      help="checkpoint step, or best (the lowest fid_mnist in training; default: the latest)")
   parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument("--feature_network", default="mnist",
                       help="mnist (the shipped classifier) or inception (needs --inception_weights)")
@@ -71,7 +72,7 @@ def main(argv=None) -> None:
   else:
     generator = load_generator(args.workdir, args.step)
     dataset, step = generator.config.dataset, generator.step
-    what = f"{args.num_samples} samples of {args.workdir} at step {step}"
+    what = f"{args.num_samples} samples of {generator.source}"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"

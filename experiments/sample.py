@@ -3,6 +3,7 @@
     python -m experiments.sample --workdir=runs/dcgan --num=1000 --out=samples.npz
     python -m experiments.sample --workdir=runs/dcgan --num=64 --out=grid.png
     python -m experiments.sample --workdir=runs/cgan --num=20 --labels=7,3 --out=sevens_threes.png
+    python -m experiments.sample --workdir=runs/dcgan --step=best --num=64 --out=best.png
 
 `.npz`: `images` uint8 [N, H, W, C] (and `labels` for conditional models); `.png`: a grid,
 with the labels of a conditional model's images in `<out>.labels.txt` beside it (one row
@@ -22,7 +23,8 @@ from ganjax.errors import UsageError
 def parse(argv):
   parser = cli.Parser(description=__doc__)
   parser.add_argument("--workdir", required=True, help="a training run's --workdir")
-  parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
+  parser.add_argument("--step", type=cli.checkpoint_step, default=None,
+                      help="checkpoint step, or best (the lowest fid_mnist; default: the latest)")
   parser.add_argument("--num", type=int, default=1000, help="how many images")
   parser.add_argument("--out", default="samples.npz", help="output file: .npz or .png")
   parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
@@ -73,7 +75,7 @@ def main(argv=None) -> None:
         f.write("".join(" ".join(str(x) for x in row) + "\n" for row in rows))
   else:
     np.savez_compressed(args.out, images=out, **extra)
-  print(f"Wrote {len(out)} images of shape {out.shape[1:]} from step {generator.step} to {args.out}.")
+  print(f"Wrote {len(out)} images of shape {out.shape[1:]} from {generator.source} to {args.out}.")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ continues from the newest intact checkpoint.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import errno
+import functools
 import os
 import sys
 from typing import Any
@@ -21,7 +22,7 @@ import orbax.checkpoint as ocp
 
 from ganjax import distributed
 from ganjax.config import Config, architecture_differences
-from ganjax.errors import UsageError
+from ganjax.errors import UsageError, is_disk_full
 
 # Any family's state (`ganjax.train.task.Task.state`): a struct with `step`,
 # `checkpoint_items()` and `with_checkpoint_items(items)`.
@@ -31,6 +32,65 @@ State = Any
 # neither Orbax's max_to_keep garbage collection nor its clean-up of unfinished temporary
 # directories can delete them, and a fresh save of the same step does not collide.
 SKIPPED_DIR = "skipped_checkpoints"
+# The checkpoint with the lowest BEST_METRIC so far, beside the latest ones (kept by
+# ganjax.train.evaluation); its unreadable leftovers go to `skipped_checkpoints/best/`.
+BEST_DIR = "best"
+BEST_METRIC = "fid_mnist"
+
+
+# How long a failed call waits for the reads and writes still in flight beside it (local
+# files: milliseconds) before cancelling them.
+DRAIN_TIMEOUT_S = 30.0
+
+
+async def _finishing_the_rest_on_failure(coro):
+  """`coro`; if it raises, first lets every other task of its event loop end.
+
+  Waited for, not cancelled at once: a task only ends after TensorStore has handed its
+  result to the loop, whereas a cancelled read may still be handing one over from its own
+  thread when the loop closes.
+  """
+  try:
+    return await coro
+  except BaseException:
+    current = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not current]
+    if rest:
+      _, late = await asyncio.wait(rest, timeout=DRAIN_TIMEOUT_S)
+      for task in late:
+        task.cancel()
+      await asyncio.gather(*rest, return_exceptions=True)  # their errors are this one's echoes
+    raise
+
+
+def _finish_abandoned_tasks() -> None:
+  """Makes Orbax's synchronous calls clean up after a failure (done once, on import).
+
+  Orbax (0.12) runs each synchronous call's coroutine on a fresh event loop and closes the
+  loop without cancelling the tasks still pending on it, where `asyncio.run` would. When one
+  read of a restore fails (a truncated file), the reads gathered beside it are still in
+  flight in TensorStore; each, on finishing, schedules its result on the closed loop, and
+  Python prints `RuntimeError: Event loop is closed` with a traceback, dozens of times for
+  one corrupt checkpoint that was in fact handled. An Orbax without this runner is left as
+  it is.
+  """
+  try:
+    from orbax.checkpoint._src import asyncio_utils  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  run_sync = getattr(asyncio_utils, "run_sync", None)
+  if run_sync is None or getattr(run_sync, "ganjax_wrapped", False):
+    return
+
+  @functools.wraps(run_sync)
+  def run_sync_and_clean_up(coro):
+    return run_sync(_finishing_the_rest_on_failure(coro))
+
+  run_sync_and_clean_up.ganjax_wrapped = True
+  asyncio_utils.run_sync = run_sync_and_clean_up
+
+
+_finish_abandoned_tasks()
 
 
 class CorruptCheckpoint(UsageError):
@@ -41,10 +101,21 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
+def best_dir(workdir: str) -> str:
+  return os.path.join(os.path.abspath(workdir), BEST_DIR)
+
+
 def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
                                item_names=("state", "data", "config"))
+
+
+def open_best_manager(workdir: str) -> ocp.CheckpointManager:
+  """The manager of `<workdir>/best/`: one checkpoint, the lowest BEST_METRIC so far."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC], best_mode="min",
+                                         create=True)
+  return ocp.CheckpointManager(best_dir(workdir), options=options, item_names=("state", "data", "config"))
 
 
 def save(manager: ocp.CheckpointManager, state: State, data_position: dict, config: Config,
@@ -67,15 +138,6 @@ def save(manager: ocp.CheckpointManager, state: State, data_position: dict, conf
 
 class SaveFailed(UsageError):
   """A checkpoint could not be written (most often: the disk is full)."""
-
-
-def is_disk_full(error: BaseException) -> bool:
-  """ENOSPC anywhere in the chain; TensorStore reports it as text, not as an OSError."""
-  while error is not None:
-    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(error):
-      return True
-    error = error.__cause__ or error.__context__
-  return False
 
 
 def describe_save_failure(manager: ocp.CheckpointManager, error: BaseException) -> str:
@@ -159,14 +221,16 @@ def _is_partial(name: str) -> bool:
   return name.split(".")[0].isdigit() and ocp.path.atomicity_types.TMP_DIR_SUFFIX in name
 
 
-def move_aside(workdir: str, name: str) -> str:
-  """Moves `checkpoints/<name>` to `skipped_checkpoints/<name>[.n]`; returns the new path."""
-  target_dir = os.path.join(os.path.abspath(workdir), SKIPPED_DIR)
+def move_aside(workdir: str, name: str, best: bool = False) -> str:
+  """Moves `checkpoints/<name>` to `skipped_checkpoints/<name>[.n]` (with `best`:
+  `best/<name>` to `skipped_checkpoints/best/<name>[.n]`); returns the new path."""
+  source_dir = best_dir(workdir) if best else checkpoint_dir(workdir)
+  target_dir = os.path.join(os.path.abspath(workdir), SKIPPED_DIR, *([BEST_DIR] if best else []))
   os.makedirs(target_dir, exist_ok=True)
   target, n = os.path.join(target_dir, name), 1
   while os.path.exists(target):
     target, n = os.path.join(target_dir, f"{name}.{n}"), n + 1
-  os.rename(os.path.join(checkpoint_dir(workdir), name), target)
+  os.rename(os.path.join(source_dir, name), target)
   return target
 
 
@@ -191,8 +255,8 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name) if primary else SKIPPED_DIR
-    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed while writing it); "
-         f"skipped it and moved it to {where}.")
+    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while "
+         f"writing it); skipped it and moved it to {where}.")
   names = [n for n in names if not _is_partial(n)]
   distributed.wait_for_all("ganjax_partial_saves_moved")
   skipped = []
@@ -219,3 +283,36 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
     distributed.wait_for_all("ganjax_corrupt_checkpoints_moved")
     manager = open_manager(workdir, keep)
   return manager, state, found
+
+
+def set_aside_unreadable_best(workdir: str) -> None:
+  """Moves best checkpoints that do not read back whole to `skipped_checkpoints/best/`, with a warning.
+
+  Nothing reads `best/` while training, so without this check a corrupt best checkpoint would
+  stay the best (Orbax keeps it by its recorded metric) and be found only when sampled. After
+  it is moved, the next evaluation's checkpoint becomes the best. One process only.
+  """
+  path = best_dir(workdir)
+  names = os.listdir(path) if os.path.isdir(path) else []
+  for name in sorted(n for n in names if _is_partial(n)):
+    where = move_aside(workdir, name, best=True)
+    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its "
+         f"disk filled, while writing it); skipped it and moved it to {where}.")
+  steps = sorted(int(n) for n in names if n.isdigit())
+  if not steps:
+    return
+  manager = open_best_manager(workdir)
+  skipped = []
+  try:
+    for step in steps:
+      try:
+        restore_generator(manager, step)
+      except CorruptCheckpoint as e:
+        skipped.append((step, e))
+  finally:
+    manager.close()
+  for step, error in skipped:
+    where = move_aside(workdir, str(step), best=True)
+    warn(f"the best checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
+         f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; the next evaluation "
+         "keeps a new best.")

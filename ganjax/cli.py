@@ -10,10 +10,11 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from ganjax.config import ACCELERATORS, Config, field_types, validate
-from ganjax.errors import UsageError
+from ganjax.errors import UsageError, report_full_disk_once
 
 INSTALL_HINT = {
     "gpu": "install the CUDA build of JAX (pip install -e '.[cuda]') or use --accelerator=cpu",
@@ -26,6 +27,16 @@ class Parser(argparse.ArgumentParser):
 
   def error(self, message):  # argparse would print the usage block too
     raise UsageError(f"{message} (see --help).")
+
+
+def checkpoint_step(text: str) -> int | str:
+  """`--step` of the commands that read a checkpoint: a step number or `best`."""
+  if text == "best":
+    return text
+  try:
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a step number or best, got {text!r}") from None
 
 
 def _parse_bool(text: str) -> bool:
@@ -115,6 +126,7 @@ def start_backend(accelerator: str, config: Config | None = None) -> None:
 
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
   """Calls `main(argv)`; a UsageError becomes one line on stderr and status 2."""
+  report_full_disk_once()
   try:
     main(argv)
   except UsageError as e:
@@ -133,15 +145,22 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
 def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "",
                    presets: Mapping[str, Config] | None = None) -> int:
   """Parses flags over `defaults` (or a `--preset` of `presets`), picks the accelerator, trains,
-  and for the families scored once at the end (ganjax.train.results) scores the finished run.
-  Returns the exit status."""
+  for the families scored once at the end (ganjax.train.results) scores the finished run, and
+  ends with a summary of where the results are (ganjax.train.summary). Returns the exit status."""
 
   def main(args):
+    started = time.perf_counter()
     config = parse_flags(defaults, args, description, presets)
     start_backend(config.accelerator, config)
-    from ganjax.train import results  # pylint: disable=g-import-not-at-top
+    from ganjax import distributed  # pylint: disable=g-import-not-at-top
+    from ganjax.train import results, summary  # pylint: disable=g-import-not-at-top
     from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
 
-    results.evaluate_after_training(config, train_and_evaluate(config))
+    state = train_and_evaluate(config)
+    results.evaluate_after_training(config, state)
+    if distributed.is_primary():  # the others' copies of the same lines would only repeat them
+      command = summary.experiment_command(defaults, args)
+      for line in summary.closing_lines(config, int(state.step), time.perf_counter() - started, command):
+        print(line)
 
   return run(main, argv)

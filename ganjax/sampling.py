@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 
 import jax
@@ -44,6 +45,9 @@ def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: in
                          for i in range(0, z.shape[0], batch_size)])
 
 
+BEST = "best"  # `step` of `load_generator`: the checkpoint in `<workdir>/best/`
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainedGenerator:
   config: Config
@@ -51,6 +55,8 @@ class TrainedGenerator:
   g_params: dict
   g_batch_stats: dict
   image_shape: tuple[int, int, int]
+  # Which checkpoint this is, for the user: "the checkpoint at step 4 in <dir>", say.
+  source: str = ""
 
   def generate(self, num: int, seed: int = 0, batch_size: int = 500,
                labels: np.ndarray | None = None) -> np.ndarray:
@@ -71,13 +77,16 @@ class TrainedGenerator:
     return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels, growth)
 
 
-def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:
-  """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back).
+def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenerator:
+  """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back;
+  `BEST`: the one in `<workdir>/best/`, the lowest fid_mnist of the run's evaluations).
 
   Read-only: a corrupt newest checkpoint is skipped with a warning (training's resume moves
   such directories aside; sampling leaves the workdir as it found it). A checkpoint asked for
   by `step` is read or refused, never replaced by another.
   """
+  if step == BEST:
+    return _load_best(workdir)
   if checkpoint.latest_step(workdir) is None:
     raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
   manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
@@ -87,19 +96,46 @@ def load_generator(workdir: str, step: int | None = None) -> TrainedGenerator:
       raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(steps)}.")
     for candidate in [step] if step is not None else steps:
       try:
-        saved = checkpoint.read_config(manager, candidate)
-        if saved.get("model", "dcgan") not in GAN_MODELS:
-          raise UsageError(f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
-                           f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it.")
-        g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, candidate)
+        generator = _read_generator(manager, workdir, candidate)
       except checkpoint.CorruptCheckpoint as e:
         if step is not None or candidate == steps[-1]:
           raise
         checkpoint.warn(f"the checkpoint at step {candidate} in {workdir} is corrupt ({type(e.__cause__).__name__}); "
                         "using the one before it.")
         continue
-      return TrainedGenerator(Config.from_dict(saved), candidate, g_params, g_batch_stats,
-                              tuple(data_position["image_shape"]))
+      return dataclasses.replace(generator, source=f"the checkpoint at step {candidate} in {manager.directory}")
   finally:
     manager.close()
   raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _load_best(workdir: str) -> TrainedGenerator:
+  path = checkpoint.best_dir(workdir)
+  if not (os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))):
+    raise UsageError(f"No best checkpoint in {path}: only runs that evaluate while training (--eval_every) keep "
+                     "one; leave out --step for the latest checkpoint.")
+  manager = checkpoint.open_best_manager(workdir)
+  try:
+    step = manager.best_step()
+    try:
+      generator = _read_generator(manager, workdir, step)
+    except checkpoint.CorruptCheckpoint as e:
+      raise checkpoint.CorruptCheckpoint(
+          f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
+          "it was left untouched, and the next training run on this workdir moves it aside); leave out --step "
+          "for the latest checkpoint.") from e.__cause__
+    value = (manager.metrics(step) or {}).get(checkpoint.BEST_METRIC)
+    score = f", {checkpoint.BEST_METRIC} {value:.2f}" if value is not None else ""
+    return dataclasses.replace(generator, source=f"the best checkpoint (step {step}{score}) in {path}")
+  finally:
+    manager.close()
+
+
+def _read_generator(manager, workdir: str, step: int) -> TrainedGenerator:
+  saved = checkpoint.read_config(manager, step)
+  if saved.get("model", "dcgan") not in GAN_MODELS:
+    raise UsageError(f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
+                     f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it.")
+  g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
+  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats,
+                          tuple(data_position["image_shape"]))

@@ -123,7 +123,9 @@ def run_to_completion(flags: list[str], logs: pathlib.Path, env: dict) -> str:
   log_path = logs / "final.log"
   process = start(flags, log_path, env)
   assert process.wait(timeout=600) == 0, log_path.read_text()[-3000:]
-  return log_path.read_text()
+  log = log_path.read_text()
+  assert "Traceback" not in log and "Finished at step" in log, log[-3000:]
+  return log
 
 
 def child_env(cache_dir: pathlib.Path) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from experiments import dcgan
+from ganjax import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,17 @@ def run_module(module, args, **kwargs):
                         text=True, timeout=300, **kwargs)
 
 
+def assert_no_traceback(result):
+  """A run that handled its faults prints only its own lines (stdout and stderr)."""
+  assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
+
+
+def truncate_largest_file(directory: pathlib.Path) -> None:
+  """What `truncate -s 100` on a checkpoint's biggest file does."""
+  largest = max((p for p in directory.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+  os.truncate(largest, 100)
+
+
 def assert_one_line_error(capsys, status, fragment):
   err = capsys.readouterr().err.strip()
   assert status == 2
@@ -39,11 +51,16 @@ def assert_one_line_error(capsys, status, fragment):
 
 
 def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
-  flags = tiny_flags(tiny_config)
-  result = run_module("experiments.dcgan", flags + ["--steps=4", "--log_every=2", "--sample_every=2",
-                                                    "--checkpoint_every=2"])
+  flags = tiny_flags(tiny_config) + ["--log_every=2", "--sample_every=2", "--checkpoint_every=2"]
+  result = run_module("experiments.dcgan", flags + ["--steps=4"])
   assert result.returncode == 0, result.stderr[-2000:]
+  assert_no_traceback(result)
   workdir = pathlib.Path(tiny_config.workdir)
+  # The run ends by saying where everything is and how to sample from it.
+  assert "Finished at step 4 of 4 after" in result.stdout
+  assert f"final samples:     {workdir / 'samples' / 'grid_000004.png'}" in result.stdout
+  assert f"latest checkpoint: {workdir / 'checkpoints' / '4'}" in result.stdout
+  assert f"Sample from it: python -m experiments.sample --workdir={workdir}" in result.stdout
   assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
   assert (workdir / "samples" / "grid_000004.png").exists()
   assert (workdir / "curves.png").stat().st_size > 0
@@ -58,22 +75,63 @@ def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
   assert images.shape == (30, 28, 28, 1) and images.dtype == np.uint8
   assert images.std() > 0
 
+  assert f"from the checkpoint at step 4 in {workdir / 'checkpoints'}" in result.stdout
+
   picture = tmp_path / "grid.png"
   result = run_module("experiments.sample", [f"--workdir={workdir}", "--num=16", f"--out={picture}"])
   assert result.returncode == 0 and picture.stat().st_size > 0
+  assert_no_traceback(result)
+
+  # The newest checkpoint corrupt: sampling and training recover, and say so in their own words only.
+  truncate_largest_file(workdir / "checkpoints" / "4" / "state")
+  result = run_module("experiments.sample", [f"--workdir={workdir}", "--num=16", f"--out={picture}"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert_no_traceback(result)
+  assert "the checkpoint at step 4" in result.stderr and "from the checkpoint at step 2" in result.stdout
+  result = run_module("experiments.dcgan", flags + ["--steps=6"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert_no_traceback(result)
+  assert "is corrupt or incomplete" in result.stderr and "resuming from step 2" in result.stderr
+  assert "Finished at step 6 of 6" in result.stdout
 
 
-def test_training_evaluates_and_keeps_the_best_checkpoint(tiny_config):
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no traceback, even unprinted
+def test_training_evaluates_and_keeps_the_best_checkpoint_which_sampling_and_evaluation_use(tiny_config, capsys):
+  from experiments import evaluate, sample
   from ganjax.train.loop import train_and_evaluate
+  from test_checkpoint_faults import files_of
 
   config = tiny_config.replace(steps=4, eval_every=2, eval_samples=300)
+  workdir = pathlib.Path(config.workdir)
   train_and_evaluate(config)
-  rows = [json.loads(line) for line in (pathlib.Path(config.workdir) / "eval.jsonl").read_text().splitlines()]
+  rows = [json.loads(line) for line in (workdir / "eval.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [2, 4]
   assert all(r["fid_mnist"] > 0 and r["num_samples"] == 300 and r["generator"] == "g" for r in rows)
-  best_step = min(rows, key=lambda r: r["fid_mnist"])["step"]
-  assert os.listdir(pathlib.Path(config.workdir) / "best") == [str(best_step)]
-  assert sorted(os.listdir(pathlib.Path(config.workdir) / "checkpoints")) == ["2", "4"]
+  best = min(rows, key=lambda r: r["fid_mnist"])
+  assert os.listdir(workdir / "best") == [str(best["step"])]
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]
+
+  # --step=best names what it used.
+  capsys.readouterr()
+  used = f"the best checkpoint (step {best['step']}, fid_mnist {best['fid_mnist']:.2f}) in {workdir / 'best'}"
+  assert sample.main([f"--workdir={workdir}", "--step=best", "--num=4", f"--out={workdir / 'b.png'}"]) is None
+  assert used in capsys.readouterr().out
+  evaluate.main([f"--workdir={workdir}", "--step=best", "--num_samples=300", f"--data_dir={config.data_dir}"])
+  assert f"300 samples of {used}" in capsys.readouterr().out
+
+  # A corrupt best checkpoint: sampling it is refused, touching nothing; training moves it aside.
+  truncate_largest_file(workdir / "best" / str(best["step"]) / "state")
+  corrupt = files_of(workdir / "best" / str(best["step"]))
+  status = cli.run(sample.main, [f"--workdir={workdir}", "--step=best", f"--out={workdir / 'b.png'}"])
+  assert_one_line_error(capsys, status, f"The best checkpoint at step {best['step']} in {workdir / 'best'} is corrupt")
+  assert files_of(workdir / "best" / str(best["step"])) == corrupt
+  train_and_evaluate(config.replace(steps=6))
+  err = capsys.readouterr().err
+  moved = workdir / "skipped_checkpoints" / "best" / str(best["step"])
+  assert f"the best checkpoint at step {best['step']} ({workdir / 'best' / str(best['step'])}) is corrupt" in err
+  assert f"moved it to {moved}" in err
+  assert files_of(moved) == corrupt
+  assert os.listdir(workdir / "best") == ["6"]  # the next evaluation's checkpoint
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
@@ -87,7 +145,10 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
   process.send_signal(signal.SIGTERM)
   out, err = process.communicate(timeout=120)
   assert process.returncode == 0, err[-2000:]
+  assert "Traceback" not in out + err, err[-3000:]
   assert "Stopped by SIGTERM" in out and "Run the same command to resume" in out
+  # The closing summary gives the command itself.
+  assert "Resume with the same command: python -m experiments.dcgan " + " ".join(flags) in out
   saved = os.listdir(pathlib.Path(tiny_config.workdir) / "checkpoints")
   assert len(saved) == 1 and int(saved[0]) >= 3
 
@@ -193,7 +254,6 @@ def test_second_run_on_a_busy_workdir_is_refused(tiny_config, capsys):
 
 def test_sample_without_a_checkpoint(tmp_path, capsys):
   from experiments import sample
-  from ganjax import cli
 
   status = cli.run(sample.main, [f"--workdir={tmp_path}", "--out=x.npz"])
   assert_one_line_error(capsys, status, "No checkpoint in")

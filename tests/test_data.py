@@ -88,3 +88,15 @@ def test_color_datasets_keep_three_channels(tmp_path):
   with tfds.testing.mock_data(num_examples=20):
     source = load_source("cifar10", data_dir=str(tmp_path))
   assert source.image_shape == (32, 32, 3)
+
+
+def test_preparing_the_bundled_mnist_says_so_in_one_line_of_its_own(tmp_path, capfd):
+  from ganjax.data.offline_mnist import prepare_mnist
+
+  prepare_mnist(tmp_path / "fresh")
+  out, err = capfd.readouterr()
+  assert out == f"Preparing the bundled MNIST into TFDS at {tmp_path / 'fresh'} (offline, once).\n"
+  # TFDS's banner and download bars read as a network download on a machine that has none.
+  assert "Downloading" not in out + err and "Dl Completed" not in err and "Dl Size" not in err
+  prepare_mnist(tmp_path / "fresh")  # prepared: silent
+  assert capfd.readouterr() == ("", "")

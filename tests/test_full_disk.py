@@ -9,7 +9,11 @@ import orbax.checkpoint as ocp
 import pytest
 
 from experiments import dcgan
-from test_cli import assert_one_line_error, tiny_flags
+from test_cli import assert_no_traceback, assert_one_line_error, run_module, tiny_flags
+
+# A fault that is handled prints no traceback: not on stderr (assert_one_line_error), nor as an
+# exception in Orbax's background machinery, which pytest catches before it reaches stderr.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def run_flags(config, steps):
@@ -30,19 +34,27 @@ def small_disk(tmp_path):
   subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def test_a_really_full_disk_stops_the_run_and_keeps_the_last_checkpoint(tiny_config, small_disk, capsys):
+def test_a_really_full_disk_stops_the_run_and_keeps_the_last_checkpoint(tiny_config, small_disk):
+  """From the command line: Orbax's save threads and TensorBoard's writer meet the full disk
+  too, and their tracebacks would reach the user's terminal."""
   config = tiny_config.replace(workdir=str(small_disk / "run"))
-  status = dcgan.main(run_flags(config, steps=40))
-  err = assert_one_line_error(capsys, status, "failed (the disk is full)")
-  assert "run the same command to resume" in err
+  result = run_module("experiments.dcgan", run_flags(config, steps=40))
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert_no_traceback(result)
+  assert "ERROR:absl" not in result.stderr, result.stderr[-3000:]
+  error = result.stderr.strip().splitlines()[-1]
+  assert error.startswith("error: Saving a checkpoint in") and "failed (the disk is full)" in error
+  assert "run the same command to resume" in error
   checkpoints = pathlib.Path(config.workdir) / "checkpoints"
   committed = sorted(int(n) for n in os.listdir(checkpoints) if n.isdigit())
   assert committed and max(committed) < 40
 
   # With room again, the same command resumes from the newest checkpoint and finishes.
   subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
-  assert dcgan.main(run_flags(config, steps=max(committed) + 2)) == 0
-  assert f"Resuming from the checkpoint at step {max(committed)}" in capsys.readouterr().out
+  result = run_module("experiments.dcgan", run_flags(config, steps=max(committed) + 2))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert_no_traceback(result)
+  assert f"Resuming from the checkpoint at step {max(committed)}" in result.stdout
 
 
 def test_an_injected_write_failure_stops_the_run_and_keeps_the_last_checkpoint(tiny_config, monkeypatch, capsys):

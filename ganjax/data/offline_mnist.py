@@ -9,8 +9,10 @@ beside it, so we seed the cache under the names TFDS would have used and let
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -78,14 +80,38 @@ def seed_download_cache(data_dir: str | os.PathLike, bundled_dir: pathlib.Path =
     cached.with_name(cached.name + ".INFO").write_text(json.dumps(info))
 
 
+@contextlib.contextmanager
+def tfds_quietly():
+  """Without TFDS's banner and progress bars for the duration.
+
+  TFDS prints "Downloading and preparing dataset ..." and shows download bars for what is
+  here a copy of bundled files: on a machine with no network that reads as a download. Its
+  errors still raise as usual; only what it prints to stdout and its bars are left out.
+  """
+  from tensorflow_datasets.core.utils import tqdm_utils  # pylint: disable=g-import-not-at-top
+
+  shown = getattr(tqdm_utils, "_active", True)  # to put back what the caller had
+  tqdm_utils.display_progress_bar(False)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()):
+      yield
+  finally:
+    tqdm_utils.display_progress_bar(shown)
+
+
 def prepare_mnist(data_dir: str | os.PathLike) -> None:
-  """Builds TFDS `mnist` (array_record) in `data_dir` from the bundled files, offline."""
+  """Builds TFDS `mnist` (array_record) in `data_dir` from the bundled files, offline.
+
+  Says so in one line the first time (it takes a minute); nothing once prepared.
+  """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   builder = tfds.builder("mnist", data_dir=os.fspath(data_dir), file_format="array_record")
   if builder.is_prepared():
     return
   verify_bundled_files()
+  print(f"Preparing the bundled MNIST into TFDS at {os.path.abspath(data_dir)} (offline, once).", flush=True)
   hide_gpus_from_tensorflow()
   seed_download_cache(data_dir)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  with tfds_quietly():
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))

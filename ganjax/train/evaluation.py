@@ -12,7 +12,6 @@ import json
 import os
 
 import jax
-import orbax.checkpoint as ocp
 
 from ganjax import checkpoint, jsonl, rng
 from ganjax.config import Config
@@ -22,7 +21,7 @@ from ganjax.sampling import default_labels, draw, make_sampler
 from ganjax.models import progressive
 from ganjax.train.state import GANState
 
-BEST_METRIC = "fid_mnist"
+BEST_METRIC = checkpoint.BEST_METRIC
 MNIST_SHAPE = (28, 28, 1)
 # Reference: the whole test split; the FID's bias from a small generated set is the same at
 # every evaluation of a run, so the numbers stay comparable along it.
@@ -53,10 +52,8 @@ class PeriodicEvaluator:
     self.path = os.path.join(config.workdir, "eval.jsonl")
     jsonl.drop_rows_after(self.path, start_step)
     self.data_position = data_position
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC],
-                                           best_mode="min", create=True)
-    self.best = ocp.CheckpointManager(os.path.join(os.path.abspath(config.workdir), "best"), options=options,
-                                      item_names=("state", "data", "config"))
+    checkpoint.set_aside_unreadable_best(config.workdir)
+    self.best = checkpoint.open_best_manager(config.workdir)
 
   def __call__(self, state: GANState, step: int) -> dict:
     labels = default_labels(self.config, len(self.noise))

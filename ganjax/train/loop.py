@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ganjax import checkpoint, distributed, jsonl, plots
 from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec
-from ganjax.errors import UsageError
+from ganjax.errors import UsageError, is_disk_full
 from ganjax.train import families, guards
 from ganjax.train.lock import workdir_lock
 from ganjax.train.task import PyTree
@@ -147,7 +147,7 @@ def train_and_evaluate(config: Config) -> PyTree:
       lost = distributed.lost_contact(e)  # a collective or a save failed because a peer is gone
       if lost is not None:
         raise lost from e
-      if not (isinstance(e, OSError) and checkpoint.is_disk_full(e)):
+      if not (isinstance(e, OSError) and is_disk_full(e)):
         raise
       raise UsageError(f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
                        "checkpoint is intact and the run stopped: free some space and run the same command "
