@@ -100,3 +100,16 @@ def test_preparing_the_bundled_mnist_says_so_in_one_line_of_its_own(tmp_path, ca
   assert "Downloading" not in out + err and "Dl Completed" not in err and "Dl Size" not in err
   prepare_mnist(tmp_path / "fresh")  # prepared: silent
   assert capfd.readouterr() == ("", "")
+
+
+def test_two_first_runs_at_once_prepare_mnist_once_and_both_go_on(tmp_path):
+  import subprocess
+  import sys
+
+  code = f"from ganjax.data.offline_mnist import prepare_mnist; prepare_mnist({str(tmp_path / 'shared')!r})"
+  processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True) for _ in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  assert [p.returncode for p in processes] == [0, 0], outputs
+  assert "Traceback" not in "".join(outputs)
+  assert "".join(outputs).count("Preparing the bundled MNIST") == 1  # the other waited, then found it ready

@@ -10,6 +10,7 @@ beside it, so we seed the cache under the names TFDS would have used and let
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
@@ -106,12 +107,33 @@ def prepare_mnist(data_dir: str | os.PathLike) -> None:
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  builder = tfds.builder("mnist", data_dir=os.fspath(data_dir), file_format="array_record")
-  if builder.is_prepared():
+  if tfds.builder("mnist", data_dir=os.fspath(data_dir), file_format="array_record").is_prepared():
     return
-  verify_bundled_files()
-  print(f"Preparing the bundled MNIST into TFDS at {os.path.abspath(data_dir)} (offline, once).", flush=True)
-  hide_gpus_from_tensorflow()
-  seed_download_cache(data_dir)
-  with tfds_quietly():
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  with preparation_lock(data_dir):
+    # Another process may have prepared it while this one waited.
+    builder = tfds.builder("mnist", data_dir=os.fspath(data_dir), file_format="array_record")
+    if builder.is_prepared():
+      return
+    verify_bundled_files()
+    print(f"Preparing the bundled MNIST into TFDS at {os.path.abspath(data_dir)} (offline, once).", flush=True)
+    hide_gpus_from_tensorflow()
+    seed_download_cache(data_dir)
+    with tfds_quietly():
+      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+
+
+@contextlib.contextmanager
+def preparation_lock(data_dir: str | os.PathLike):
+  """One process at a time prepares MNIST in `data_dir`.
+
+  Two first runs started together (a sweep's shards, say) would both build it, and the
+  second to finish failed on TFDS's final rename with a traceback. flock: the kernel drops
+  it when its holder dies, so a killed preparation blocks nobody.
+  """
+  os.makedirs(data_dir, exist_ok=True)
+  fd = os.open(os.path.join(data_dir, ".ganjax_mnist_preparation.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)
