@@ -83,7 +83,8 @@ def main() -> None:
     if event.get("ph") == "X" and event["name"] in layers:
       per_op[event["name"]] += event.get("dur", 0) / 1e3 / args.steps
   total = sum(per_op.values())
-  print(f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.d_steps}: {total:.0f} ms of compiled ops per step ({os.environ['XLA_FLAGS']})")
+  print(f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.d_steps}: {total:.0f} ms of compiled ops "
+        f"per step ({os.environ['XLA_FLAGS']})")
   for name, ms in per_op.most_common(args.top):
     print(f"{ms:8.1f} ms {100 * ms / total:5.1f}%  {name:<28} {layers[name][:90]}")
 

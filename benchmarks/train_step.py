@@ -109,7 +109,8 @@ def main() -> None:
     return
 
   rows = {"ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}"])}
-  rows["tf-keras"] = run([sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch), str(args.steps)])
+  rows["tf-keras"] = run([sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch),
+                          str(args.steps)])
   if pathlib.Path(args.torch_python).exists():
     rows["pytorch"] = run([args.torch_python, "-c", PEER_LAUNCHER, str(PEERS / "torch_dcgan.py"),
                            str(args.batch), str(args.steps)])

@@ -89,7 +89,8 @@ def main(argv=None) -> None:
     if isinstance(value, float):
       print(f"  {key:<22}{value:.4f}")
   print(f"  feature network: {report['feature_network']}")
-  out = args.out or (os.path.join(args.workdir, f"eval_{step:06d}.json") if step is not None else "eval_real_floor.json")
+  default_out = os.path.join(args.workdir, f"eval_{step:06d}.json") if step is not None else "eval_real_floor.json"
+  out = args.out or default_out
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   with open(out, "w") as f:
     json.dump(report, f, indent=2)

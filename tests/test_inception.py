@@ -264,7 +264,8 @@ def test_evaluate_refuses_inception_without_weights(capsys):
 
   assert cli.run(evaluate.main, ["--real_floor", "--feature_network=inception"]) == 2
   assert "needs --inception_weights" in capsys.readouterr().err
-  assert cli.run(evaluate.main, ["--real_floor", "--feature_network=inception", "--inception_weights=/no/such.pth"]) == 2
+  flags = ["--real_floor", "--feature_network=inception", "--inception_weights=/no/such.pth"]
+  assert cli.run(evaluate.main, flags) == 2
   assert "does not exist" in capsys.readouterr().err
 
 
@@ -313,7 +314,8 @@ def test_samples_are_quantised_to_uint8_before_features(monkeypatch):
   monkeypatch.setattr(inception_features, "load_variables",
                       lambda path: {"params": {"fc": {"bias": np.zeros(inception.NUM_CLASSES, np.float32)}}})
   images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)).astype(np.float32) / 127.5 - 1
-  _, probabilities = inception_features.features_and_probabilities(np.minimum(images + 1e-3, 1.0), "unused", batch_size=4)
+  _, probabilities = inception_features.features_and_probabilities(np.minimum(images + 1e-3, 1.0), "unused",
+                                                                   batch_size=4)
   assert seen[0].dtype == np.uint8
   np.testing.assert_array_equal(seen[0][:3], np.rint((images + 1) * 127.5))
   np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-6)

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganjax.models import progressive
-from ganjax.models.layers import Dropout, StridedConv, SubPixelConvTranspose, label_channels, label_input, normalized, projection
+from ganjax.models.layers import (Dropout, StridedConv, SubPixelConvTranspose, label_channels, label_input, normalized,
+                                  projection)
 
 INITIALIZERS: dict[str, Callable] = {
     "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial

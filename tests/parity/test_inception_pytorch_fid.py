@@ -25,7 +25,8 @@ from ganjax.metrics import inception_features, torch_file
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPORTER = ROOT / "benchmarks" / "inception_parity" / "export_pytorch_fid.py"
-TORCH_PYTHON = os.environ.get("GANJAX_TORCH_FID_PYTHON", str(ROOT / "benchmarks" / ".torch-fid-venv" / "bin" / "python"))
+TORCH_PYTHON = os.environ.get("GANJAX_TORCH_FID_PYTHON",
+                              str(ROOT / "benchmarks" / ".torch-fid-venv" / "bin" / "python"))
 TOLERANCE = 1e-4
 
 
