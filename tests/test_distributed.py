@@ -85,3 +85,29 @@ def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
   # Our one line when the failure reaches Python first, else JAX's own abort naming the cause.
   assert ("lost contact with the other processes" in log or "another task died" in log), log[-3000:]
   assert sorted(int(n) for n in os.listdir(pathlib.Path(config.workdir) / "checkpoints") if n.isdigit())
+
+
+def test_sigterm_to_one_process_stops_all_of_them_at_one_checkpoint(tiny_config, tmp_path):
+  config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=100000, log_every=1,
+                               sample_every=100000, eval_every=0)
+  processes = start_processes(config, tmp_path)
+  metrics = pathlib.Path(config.workdir) / "metrics.jsonl"
+  deadline = time.time() + 300
+  try:
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
+      assert all(p.poll() is None for p in processes), (tmp_path / "process_0.log").read_text()[-3000:]
+      time.sleep(0.2)
+    processes[1].send_signal(signal.SIGTERM)  # one task of the run, as a scheduler might
+    statuses = [p.wait(timeout=STOP_TIMEOUT_S) for p in processes]
+  finally:
+    for process in processes:
+      process.kill()
+  logs = [(tmp_path / f"process_{i}.log").read_text() for i in range(2)]
+  assert statuses == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+  assert "Stopped by SIGTERM at step" in logs[1]
+  assert "Stopped with the other processes of the run" in logs[0]
+  steps = [int(log.split(" at step ")[1].split(";")[0]) for log in logs]
+  assert steps[0] == steps[1]  # both stopped after the same step ...
+  saved = [int(n) for n in os.listdir(pathlib.Path(config.workdir) / "checkpoints") if n.isdigit()]
+  assert saved == [steps[0]]  # ... and saved it together, once
+  assert not any("Traceback" in log for log in logs)

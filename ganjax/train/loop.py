@@ -12,7 +12,6 @@ import collections
 import contextlib
 import json
 import os
-import signal
 import time
 
 import jax
@@ -23,7 +22,7 @@ from ganjax import checkpoint, distributed, jsonl, plots
 from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec
 from ganjax.errors import UsageError, is_disk_full
-from ganjax.train import families, guards
+from ganjax.train import families, guards, stopping
 from ganjax.train.lock import workdir_lock
 from ganjax.train.task import PyTree
 
@@ -58,19 +57,6 @@ def unreplicate(tree):
   array runs a program over all local devices, which in a run of several processes on CPU
   can wait forever on the other processes' collectives."""
   return jax.tree.map(lambda x: x.addressable_shards[0].data[0], tree)
-
-
-@contextlib.contextmanager
-def stop_requests():
-  """Turns SIGINT/SIGTERM into a flag the loop checks between steps."""
-  received: list[int] = []
-  handler = lambda signum, frame: received.append(signum)  # noqa: E731
-  previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-  try:
-    yield received
-  finally:
-    for s, h in previous.items():
-      signal.signal(s, h)
 
 
 class MetricsLog:
@@ -208,8 +194,10 @@ def _train(config: Config) -> PyTree:
   finished = False
   postfix: dict[str, str] = {}
   try:
-    with stop_requests() as stop:
-      while step < config.steps and not stop:
+    with stopping.stop_requests() as signals:
+      stop = stopping.StopVote(signals)
+      stopped = False
+      while step < config.steps and not stopped:
         # Update step
         replicated, metrics = p_train_step(step)(replicated, next(batches), seed_key)
         step += 1
@@ -239,6 +227,7 @@ def _train(config: Config) -> PyTree:
         if due_checkpoint:
           save(unreplicate(replicated))
           last_saved = step
+        stopped = stop.after_step(step)
       # Final checkpoint, at the end or on a stop request
       log.flush()
       final = unreplicate(replicated)
@@ -248,9 +237,9 @@ def _train(config: Config) -> PyTree:
       plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None,
                         task.curves)
       checkpoint.check_saves(manager, wait=True)
-      if stop:
+      if stopped:
         bar.close()
-        print(f"Stopped by {signal.Signals(stop[0]).name} at step {step}; checkpoint saved in "
+        print(f"{stop.reason()} at step {step}; checkpoint saved in "
               f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume.")
       finished = True
       return final
