@@ -218,9 +218,9 @@ def validate(config: Config) -> Config:
   if config.num_processes > 1 and not 0 <= config.process_id < config.num_processes:
     raise UsageError(f"--process_id={config.process_id} must be in [0, {config.num_processes}) "
                      f"for --num_processes={config.num_processes}.")
-  if config.num_processes != 1 and config.eval_every:
-    raise UsageError("In-training evaluation runs in one process only: pass --eval_every=0 with "
-                     "--num_processes, and run experiments.evaluate on the checkpoints.")
+  if config.num_processes > 1 and config.eval_every and config.eval_samples % config.num_processes:
+    raise UsageError(f"--eval_samples={config.eval_samples} must be a multiple of --num_processes="
+                     f"{config.num_processes}: each process draws an equal share.")
   return config
 
 

@@ -1,6 +1,7 @@
 """Two processes on JAX's distributed runtime (loopback coordinator, gloo, 2 CPU devices each)
 train as one process with 4 devices does; when one is killed, the other stops, it does not hang."""
 
+import json
 import os
 import pathlib
 import signal
@@ -11,6 +12,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from ganjax.train.loop import train_and_evaluate
 from test_sigkill import final_checkpoint, flags_of
@@ -42,8 +44,9 @@ def start_processes(config, logs: pathlib.Path, count: int = 2) -> list[subproce
 
 
 def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp_path):
+  # In-training evaluation too: each process draws half of the 300 samples, all score the whole.
   config = tiny_config.replace(batch_size=8, steps=4, checkpoint_every=2, log_every=1, sample_every=100000,
-                               eval_every=0, workdir=str(tmp_path / "two"))
+                               eval_every=2, eval_samples=300, workdir=str(tmp_path / "two"))
   processes = start_processes(config, tmp_path)
   try:
     for i, process in enumerate(processes):
@@ -62,6 +65,16 @@ def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp
   largest = max(jax.tree.leaves(differences))
   print(f"two processes x 2 devices vs one x 4: max |difference| over the state after 4 steps = {largest:.3g}")
   assert largest <= 1e-5
+
+  def eval_rows(workdir):
+    return [json.loads(line) for line in (pathlib.Path(workdir) / "eval.jsonl").read_text().splitlines()]
+
+  two_rows, one_rows = eval_rows(config.workdir), eval_rows(tmp_path / "one")
+  assert [r["step"] for r in two_rows] == [2, 4] and all(r["num_samples"] == 300 for r in two_rows)
+  for two_row, one_row in zip(two_rows, one_rows):
+    assert two_row["fid_mnist"] == pytest.approx(one_row["fid_mnist"], rel=1e-5)
+  assert not (pathlib.Path(config.workdir) / "process_1" / "eval.jsonl").exists()  # process 0 writes it
+  assert len(os.listdir(pathlib.Path(config.workdir) / "best")) == 1
 
 
 def test_killing_one_process_stops_the_other(tiny_config, tmp_path):

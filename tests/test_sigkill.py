@@ -18,7 +18,7 @@ STEPS = 40  # the suite's run; the soak passes its own
 
 def flags_of(config: Config) -> list[str]:
   names = ("width", "latent_dim", "batch_size", "steps", "checkpoint_every", "log_every", "sample_every",
-           "eval_every", "keep_checkpoints", "workdir", "data_dir", "accelerator")
+           "eval_every", "eval_samples", "keep_checkpoints", "workdir", "data_dir", "accelerator")
   return [f"--{name}={getattr(config, name)}" for name in names]
 
 

@@ -12,9 +12,11 @@ import json
 import os
 
 import jax
+import numpy as np
 
-from ganjax import checkpoint, jsonl, rng
+from ganjax import checkpoint, distributed, jsonl, rng
 from ganjax.config import Config
+from ganjax.errors import UsageError
 from ganjax.data.pipeline import default_data_dir
 from ganjax.metrics import sample_quality
 from ganjax.sampling import default_labels, draw, make_sampler
@@ -49,24 +51,49 @@ class PeriodicEvaluator:
     self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
     self.reference = sample_quality.reference_features(config.dataset, REFERENCE_SPLIT,
                                                        config.data_dir or default_data_dir())
+    # Several processes: each draws its block of the noise, and all score the gathered whole
+    # (the numbers of a run of one process); process 0's scores decide, and it alone writes.
+    self.processes, self.process = jax.process_count(), jax.process_index()
+    if config.eval_samples % self.processes:
+      raise UsageError(f"--eval_samples={config.eval_samples} must be a multiple of the run's "
+                       f"{self.processes} processes: each draws an equal share.")
     self.path = os.path.join(config.workdir, "eval.jsonl")
-    jsonl.drop_rows_after(self.path, start_step)
     self.data_position = data_position
-    checkpoint.set_aside_unreadable_best(config.workdir)
+    if distributed.is_primary():
+      jsonl.drop_rows_after(self.path, start_step)
+      checkpoint.set_aside_unreadable_best(config.workdir)
+    distributed.wait_for_all("ganjax_best_checked")  # before any process opens best/
     self.best = checkpoint.open_best_manager(config.workdir)
 
   def __call__(self, state: GANState, step: int) -> dict:
     labels = default_labels(self.config, len(self.noise))
-    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise, labels=labels,
+    share = len(self.noise) // self.processes
+    mine = slice(self.process * share, (self.process + 1) * share)
+    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise[mine],
+                 labels=None if labels is None else labels[mine],
                  growth=progressive.sampling_growth(self.config.progressive_steps, step))
+    if self.processes > 1:
+      # Called between steps, with none in flight: this gather's collectives pair up alone.
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+      fakes = np.asarray(multihost_utils.process_allgather(fakes, tiled=True))  # in process order
     report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
                                      kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
     if labels is not None:
       report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, labels)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
-    with open(self.path, "a") as f:
-      f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],
-                          "num_reference": report["num_reference"], "generator": self.generator}) + "\n")
+    if self.processes > 1:  # the same figures in every process, so they all keep the same best
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+      # As 32-bit words: JAX would round float64 to float32 on the way.
+      names = sorted(scalars)
+      words = np.array([scalars[k] for k in names], np.float64).view(np.uint32)
+      values = np.asarray(multihost_utils.broadcast_one_to_all(words)).view(np.float64)
+      scalars = dict(zip(names, map(float, values)))
+    if distributed.is_primary():
+      with open(self.path, "a") as f:
+        f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],
+                            "num_reference": report["num_reference"], "generator": self.generator}) + "\n")
     # A resumed run recomputes this very state bitwise: a best checkpoint kept from before
     # the interruption at this step is already the right one.
     if step not in self.best.all_steps():
