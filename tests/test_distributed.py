@@ -43,6 +43,15 @@ def start_processes(config, logs: pathlib.Path, count: int = 2) -> list[subproce
   return processes
 
 
+def wait_for_steps(config, processes, logs: pathlib.Path, count: int = 3) -> None:
+  """Until process 0 has logged `count` steps; fails if a process ends before."""
+  metrics = pathlib.Path(config.workdir) / "metrics.jsonl"
+  deadline = time.time() + 300
+  while not (metrics.exists() and metrics.read_text().count("\n") >= count) and time.time() < deadline:
+    assert all(p.poll() is None for p in processes), (logs / "process_0.log").read_text()[-3000:]
+    time.sleep(0.2)
+
+
 def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp_path):
   # In-training evaluation too: each process draws half of the 300 samples, all score the whole.
   config = tiny_config.replace(batch_size=8, steps=4, checkpoint_every=2, log_every=1, sample_every=100000,
@@ -81,11 +90,7 @@ def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
   config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=2, log_every=1,
                                sample_every=100000, eval_every=0)
   processes = start_processes(config, tmp_path)
-  metrics = pathlib.Path(config.workdir) / "metrics.jsonl"
-  deadline = time.time() + 300
-  while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
-    assert all(p.poll() is None for p in processes), (tmp_path / "process_0.log").read_text()[-3000:]
-    time.sleep(0.2)
+  wait_for_steps(config, processes, tmp_path)
   processes[1].send_signal(signal.SIGKILL)
   killed_at = time.time()
   try:
@@ -104,12 +109,8 @@ def test_sigterm_to_one_process_stops_all_of_them_at_one_checkpoint(tiny_config,
   config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=100000, log_every=1,
                                sample_every=100000, eval_every=0)
   processes = start_processes(config, tmp_path)
-  metrics = pathlib.Path(config.workdir) / "metrics.jsonl"
-  deadline = time.time() + 300
   try:
-    while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
-      assert all(p.poll() is None for p in processes), (tmp_path / "process_0.log").read_text()[-3000:]
-      time.sleep(0.2)
+    wait_for_steps(config, processes, tmp_path)
     processes[1].send_signal(signal.SIGTERM)  # one task of the run, as a scheduler might
     statuses = [p.wait(timeout=STOP_TIMEOUT_S) for p in processes]
   finally:
