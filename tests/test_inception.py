@@ -282,6 +282,7 @@ class StubGenerator:
   """What `load_generator` returns, without training a run: noise images at step 1."""
   config = types.SimpleNamespace(dataset="mnist", num_classes=0)
   step = 1
+  source = "a stand-in generator at step 1"  # what the command names as the checkpoint it read
 
   def generate(self, num, seed):
     return np.random.default_rng(seed).uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
