@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from ganjax import jsonl
-from ganjax.sweep import BASELINE, RUN_RECORD, Run
+from ganjax.sweep import BASELINE, Run, read_record
 
 # First in the tables when present, in this order; any other float a run reports follows.
 LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
@@ -53,10 +53,9 @@ def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
     if os.path.exists(path):
       with open(path) as f:
         result.scores[run.seed] = _floats(json.load(f))
-    record_path = os.path.join(run.workdir, RUN_RECORD)
-    if os.path.exists(record_path):
-      with open(record_path) as f:
-        result.train_seconds[run.seed] = json.load(f).get("train_seconds", float("nan"))
+    record = read_record(run)
+    if record:
+      result.train_seconds[run.seed] = record.get("train_seconds", float("nan"))
     rows = jsonl.read_rows(os.path.join(run.workdir, "eval.jsonl"))
     if rows:
       result.curves[run.seed] = rows
