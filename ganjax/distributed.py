@@ -8,6 +8,7 @@ writes once, from process 0), and process 0 alone writes the logs and sample gri
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from ganjax.config import Config
@@ -69,6 +70,32 @@ def initialize(config: Config) -> None:
     raise UsageError(f"Could not join the distributed run at {where} ({type(e).__name__}: "
                      f"{str(e).splitlines()[0][:200]}); start every process with the same --num_processes "
                      "and --coordinator_address.") from e
+  _orbax_barriers_on_the_coordination_service()
+
+
+# Why no barrier may be a collective on the devices: Orbax runs some of its save barriers on a
+# background thread while the main thread dispatches the next train step. Two programs of
+# collectives in flight at once can pair one process's step with another's barrier (gloo:
+# "Received data size doesn't match expected size. 392 vs 4"), which aborts the run.
+def _orbax_barriers_on_the_coordination_service() -> None:
+  """Orbax 0.12's barriers are device collectives unless this absl flag says otherwise."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (defines the flag)
+
+  name = "experimental_orbax_use_distributed_barrier"
+  if name in flags.FLAGS:
+    flags.FLAGS[name].parse(True)  # parse(), not assignment: absl refuses reads of unparsed flags
+
+
+def coordination_client(needs: tuple[str, ...] = ("wait_at_barrier",)):
+  """JAX's distributed runtime client, with its barriers and key-value store (private API in
+  JAX 0.10/0.11): None with one process, or where it moved or lacks one of `needs`."""
+  try:
+    from jax._src import distributed as jax_distributed  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  client = getattr(jax_distributed.global_state, "client", None)
+  return client if client is not None and all(hasattr(client, n) for n in needs) else None
 
 
 def is_primary() -> bool:
@@ -77,11 +104,25 @@ def is_primary() -> bool:
   return jax.process_index() == 0
 
 
+BARRIER_TIMEOUT_S = 600
+# How often this process has passed each named barrier (a process-wide count by nature: the
+# coordination service wants a fresh id for each pass).
+_barrier_passes: dict[str, itertools.count] = {}
+
+
 def wait_for_all(name: str) -> None:
-  """A barrier across processes (nothing with one process)."""
+  """A barrier across processes (nothing with one process), on the coordination service where
+  it can be reached, so that it never races a train step's collectives (see above)."""
   import jax  # pylint: disable=g-import-not-at-top
 
-  if jax.process_count() > 1:
+  if jax.process_count() == 1:
+    return
+  client = coordination_client()
+  if client is not None:
+    # Each pass of the same barrier gets its own id: every process passes them in one order.
+    passes = _barrier_passes.setdefault(name, itertools.count())
+    client.wait_at_barrier(f"{name}.{next(passes)}", BARRIER_TIMEOUT_S * 1000)
+  else:
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
 
     multihost_utils.sync_global_devices(name)

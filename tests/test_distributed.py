@@ -125,3 +125,13 @@ def test_sigterm_to_one_process_stops_all_of_them_at_one_checkpoint(tiny_config,
   saved = [int(n) for n in os.listdir(pathlib.Path(config.workdir) / "checkpoints") if n.isdigit()]
   assert saved == [steps[0]]  # ... and saved it together, once
   assert not any("Traceback" in log for log in logs)
+
+
+def test_orbax_barriers_are_not_device_collectives():
+  # Orbax's save barriers ran as collectives beside the in-flight train step and gloo paired
+  # one process's step with the other's barrier (CI: "392 vs 4", both processes aborted).
+  from ganjax import distributed
+  from orbax.checkpoint._src.multihost import multihost
+
+  distributed._orbax_barriers_on_the_coordination_service()
+  assert multihost.EXPERIMENTAL_ORBAX_USE_DISTRIBUTED_BARRIER.value is True

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import jax
 
+from ganjax import distributed
+
 
 @contextlib.contextmanager
 def stop_requests() -> Iterator[list[int]]:
@@ -35,18 +37,6 @@ STOP_MARGIN = 8
 STOP_KEY = "ganjax/stop_after_step"
 
 
-def _coordination_client():
-  """The key-value store of JAX's distributed runtime (private in JAX 0.10/0.11; None when it
-  moves, and a run of several processes then stops each process on its own signal only)."""
-  try:
-    from jax._src import distributed  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  client = getattr(distributed.global_state, "client", None)
-  needed = ("key_value_set", "key_value_try_get")
-  return client if client is not None and all(hasattr(client, n) for n in needed) else None
-
-
 class StopVote:
   """Whether the run should stop now, decided for the same step in every process.
 
@@ -60,7 +50,8 @@ class StopVote:
   def __init__(self, signals: list[int], margin: int = STOP_MARGIN):
     self.signals = signals
     self.margin = margin
-    self.client = _coordination_client() if jax.process_count() > 1 else None
+    self.client = (distributed.coordination_client(("key_value_set", "key_value_try_get"))
+                   if jax.process_count() > 1 else None)
     self.stop_after: int | None = None
 
   def after_step(self, step: int) -> bool:
