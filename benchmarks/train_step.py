@@ -42,8 +42,8 @@ def measure_ganjax(batch: int, steps: int) -> None:
   from ganjax.config import Config
   from ganjax.models import build_gan
   from ganjax.train.loop import replicate
-  from ganjax.train.state import create_state
-  from ganjax.train.step import make_train_step
+  from ganjax.families.gan.state import create_state
+  from ganjax.families.gan.step import make_train_step
 
   config = Config(batch_size=batch)
   devices = jax.local_devices()

@@ -33,7 +33,7 @@ State = Any
 # directories can delete them, and a fresh save of the same step does not collide.
 SKIPPED_DIR = "skipped_checkpoints"
 # The checkpoint with the lowest BEST_METRIC so far, beside the latest ones (kept by
-# ganjax.train.evaluation); its unreadable leftovers go to `skipped_checkpoints/best/`.
+# ganjax.families.gan.evaluate); its unreadable leftovers go to `skipped_checkpoints/best/`.
 BEST_DIR = "best"
 BEST_METRIC = "fid_mnist"
 

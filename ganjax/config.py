@@ -18,15 +18,9 @@ INITS = ("glorot", "dcgan", "he", "lecun")
 LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 # Losses whose D is a classifier of real vs fake, so a "real label" below 1 means something.
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
-GAN_MODELS = ("dcgan", "mlp")  # noise-to-image GANs (ganjax.train.gan)
-# The other families (image-to-image, super-resolution, VAE): each its own Task, see
-# ganjax.train.families.
-OTHER_MODELS = ("cyclegan", "srgan", "vae", "pix2pix")
-MODELS = GAN_MODELS + OTHER_MODELS
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CONDITIONINGS = ("concat", "projection")
 LR_SCHEDULES = ("constant", "inverse_time", "exponential", "warmup_cosine", "cyclical", "linear_decay")
-LIKELIHOODS = ("bernoulli", "gaussian")  # the VAE's p(x|z)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +67,13 @@ class Config:
   warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
   cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
   min_lr_ratio: float = 0.1
-  # CycleGAN (ganjax.train.cyclegan; Zhu et al. 2017). The generators' and PatchGAN Ds' base
+  # CycleGAN (ganjax.families.cyclegan.task; Zhu et al. 2017). The generators' and PatchGAN Ds' base
   # width is --width (64 in the paper).
   cyclegan_blocks: int = 9  # residual blocks of each generator (paper: 6 at 128x128, 9 at 256x256)
   cycle_weight: float = 10.0  # lambda: weight of the L1 cycle-consistency losses, A->B->A and B->A->B
   identity_ratio: float = 0.5  # identity loss weight as a multiple of --cycle_weight (paper: 0.5); 0: off
   history_pool: int = 50  # past fakes kept for each D (paper: 50); 0: D sees only the latest fakes
-  # SRGAN (Ledig et al. 2017; ganjax.train.srgan): --width is G's and D's base channels.
+  # SRGAN (Ledig et al. 2017; ganjax.families.srgan.task): --width is G's and D's base channels.
   residual_blocks: int = 16  # B, SRResNet's residual blocks
   upscale: int = 4  # the super-resolution factor, a power of two
   hr_crop_size: int = 0  # HR training crops (LR: this / upscale); 0: the dataset's (96, MNIST 28)
@@ -90,7 +84,7 @@ class Config:
   adversarial_weight: float = 1e-3
   feature_network: str = "none"  # mnist_classifier | vgg19 | none
   vgg19_weights: str = ""  # Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5, for vgg19
-  # VAE (ganjax.train.vae) and pix2pix (ganjax.train.pix2pix)
+  # VAE (ganjax.families.vae.task) and pix2pix (ganjax.families.pix2pix.task)
   likelihood: str = "bernoulli"  # VAE's p(x|z) on intensities in [0, 1]: bernoulli, or gaussian with a learned sigma
   beta: float = 1.0  # VAE: weight of the KL term (Higgins et al. 2017); 1 is the ELBO
   l1_weight: float = 100.0  # pix2pix: lambda of the L1 term (Isola et al. 2017)
@@ -173,8 +167,10 @@ def check_types(config: Config) -> None:
 
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
+  from ganjax.train import registry  # pylint: disable=g-import-not-at-top  (it imports this module)
+
   check_types(config)
-  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": MODELS,
+  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": tuple(registry.models()),
              "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
              "d_conditioning": CONDITIONINGS}
   for name, allowed in choices.items():
@@ -200,14 +196,7 @@ def validate(config: Config) -> Config:
   if not config.workdir:
     raise UsageError("--workdir must name a directory.")
   _validate_tricks(config)
-  if config.model == "cyclegan":
-    _validate_cyclegan(config)
-  if config.model == "srgan":
-    _validate_srgan(config)
-  if config.model == "vae":
-    _validate_vae(config)
-  if config.model == "pix2pix":
-    _validate_pix2pix(config)
+  registry.validate(config)  # the family's own checks
   # Faults: values that would fail only later, deep in a run.
   if not 0 <= config.seed < 2**63:
     raise UsageError(f"--seed={config.seed} must be in [0, 2**63).")
@@ -265,88 +254,6 @@ def _validate_tricks(config: Config) -> None:
     raise UsageError(f"--decay_rate={config.decay_rate} must be positive.")
   if config.lr_schedule == "warmup_cosine" and config.warmup_steps >= config.steps:
     raise UsageError(f"--warmup_steps={config.warmup_steps} must be shorter than the run (--steps={config.steps}).")
-
-
-# Options of the noise-to-image GANs that mean nothing to CycleGAN: left at their defaults.
-CYCLEGAN_UNUSED = ("spectral_norm", "progressive_steps", "num_classes", "real_label", "d_steps", "gradient_penalty",
-                   "r1_penalty", "clip_weights", "d_l2", "instance_noise", "replay_size", "ema_decay")
-
-
-def _validate_cyclegan(config: Config) -> None:
-  """CycleGAN's own ranges, and the GAN-family options it does not take."""
-  if config.loss != "lsgan":
-    raise UsageError(f"CycleGAN trains with least-squares losses (Zhu et al. 2017): use --loss=lsgan, not "
-                     f"--loss={config.loss}.")
-  for name in ("cyclegan_blocks", "cycle_weight", "identity_ratio", "history_pool"):
-    if not getattr(config, name) >= 0:
-      raise UsageError(f"--{name}={getattr(config, name)} must be 0 or positive.")
-  defaults = Config()
-  for name in CYCLEGAN_UNUSED:
-    if getattr(config, name) != getattr(defaults, name):
-      raise UsageError(f"--{name} is an option of the noise-to-image GANs that CycleGAN does not take; "
-                       "leave it out.")
-  if config.eval_every:
-    raise UsageError("CycleGAN evaluates once training ends (results.json), not during it: pass --eval_every=0.")
-FEATURE_NETWORKS = ("none", "mnist_classifier", "vgg19")
-SR_DATASETS = ("sr_photos", "mnist", "div2k")
-SR_LOSSES = ("non_saturating", "minimax", "lsgan", "hinge")  # the ones SRGAN's step needs nothing more for
-
-
-def _validate_srgan(config: Config) -> None:
-  """SRGAN's flags: sizes that fit the data and the networks, a feature network that fits the images."""
-  if config.dataset not in SR_DATASETS:
-    raise UsageError(f"--model=srgan trains on --dataset={'|'.join(SR_DATASETS)}, not {config.dataset}.")
-  if config.upscale < 2 or config.upscale & (config.upscale - 1):
-    raise UsageError(f"--upscale={config.upscale} must be a power of two (2, 4, 8): one pixel shuffle x2 per stage.")
-  if config.residual_blocks < 0 or config.pretrain_steps < 0 or config.hr_crop_size < 0:
-    raise UsageError("--residual_blocks, --pretrain_steps and --hr_crop_size must be 0 or positive.")
-  crop = config.hr_crop_size or (28 if config.dataset == "mnist" else 96)
-  if crop % config.upscale:
-    raise UsageError(f"--hr_crop_size={crop} must be a multiple of --upscale={config.upscale}.")
-  if config.dataset == "mnist" and crop > 28:
-    raise UsageError(f"--hr_crop_size={crop} is larger than MNIST's 28x28 digits; use 28 or less.")
-  if config.dataset == "sr_photos" and crop > 96:
-    raise UsageError(f"--hr_crop_size={crop} is larger than sr_photos' 96x96 training crops; use 96 or less.")
-  for name in ("content_weight", "perceptual_weight", "adversarial_weight"):
-    if not getattr(config, name) >= 0:
-      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
-  if config.feature_network not in FEATURE_NETWORKS:
-    raise UsageError(f"--feature_network={config.feature_network} is not one of {', '.join(FEATURE_NETWORKS)}.")
-  if config.perceptual_weight and config.feature_network == "none":
-    raise UsageError("--perceptual_weight needs a --feature_network (mnist_classifier for MNIST, vgg19 for photos).")
-  if config.feature_network == "mnist_classifier" and (config.dataset != "mnist" or crop != 28):
-    raise UsageError("--feature_network=mnist_classifier sees whole 28x28 digits: use it with --dataset=mnist and "
-                     "--hr_crop_size=28.")
-  if config.feature_network == "vgg19" and config.dataset == "mnist":
-    raise UsageError("--feature_network=vgg19 takes RGB photographs; use mnist_classifier with --dataset=mnist.")
-  if config.feature_network == "vgg19" and not config.vgg19_weights:
-    raise UsageError("--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
-                     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing).")
-  if crop < 16:
-    raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16+.")
-  if config.loss not in SR_LOSSES:
-    raise UsageError(f"--model=srgan takes --loss={'|'.join(SR_LOSSES)}, not {config.loss}.")
-  if config.d_steps != 1 or config.ema_decay or config.replay_size or config.num_classes or config.progressive_steps:
-    raise UsageError("--model=srgan does not take --d_steps, --ema_decay, --replay_size, --num_classes or "
-                     "--progressive_steps; leave them at their defaults.")
-  if config.gradient_penalty or config.r1_penalty or config.clip_weights or config.instance_noise:
-    raise UsageError("--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
-                     "--instance_noise); leave them at 0.")
-def _validate_vae(config: Config) -> None:
-  if config.likelihood not in LIKELIHOODS:
-    raise UsageError(f"--likelihood={config.likelihood} is not one of {', '.join(LIKELIHOODS)}.")
-  if not config.beta > 0:
-    raise UsageError(f"--beta={config.beta} must be positive; 1 is the ELBO.")
-
-
-def _validate_pix2pix(config: Config) -> None:
-  for name in ("l1_weight", "adversarial_weight"):
-    if not getattr(config, name) >= 0:
-      raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
-  if not (config.l1_weight or config.adversarial_weight):
-    raise UsageError("--l1_weight and --adversarial_weight are both 0, so G has nothing to learn; set one.")
-  if not config.input_feature or not config.target_feature or config.input_feature == config.target_feature:
-    raise UsageError("--input_feature and --target_feature must name two different image features of the dataset.")
 
 
 def field_types() -> dict[str, type]:

@@ -1,6 +1,6 @@
 """Regularisers and training tricks as pure functions of params, images and keys.
 
-The step factory (ganjax.train.step) decides which of these a run uses when it is built.
+The step factory (ganjax.families.gan.step) decides which of these a run uses when it is built.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import jax
 import numpy as np
 
 from ganjax import checkpoint, rng
-from ganjax.config import GAN_MODELS, Config
+from ganjax.config import Config
 from ganjax.errors import UsageError
+from ganjax.train import registry
 from ganjax.models import build_gan
 from ganjax.models import progressive
 
@@ -133,7 +134,7 @@ def _load_best(workdir: str) -> TrainedGenerator:
 
 def _read_generator(manager, workdir: str, step: int) -> TrainedGenerator:
   saved = checkpoint.read_config(manager, step)
-  if saved.get("model", "dcgan") not in GAN_MODELS:
+  if registry.family_name(saved.get("model", "dcgan")) != "gan":
     raise UsageError(f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
                      f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it.")
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)

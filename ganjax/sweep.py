@@ -21,8 +21,9 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ganjax.config import GAN_MODELS, Config, field_types
+from ganjax.config import Config, field_types
 from ganjax.errors import UsageError
+from ganjax.train import registry
 
 BASELINE = "baseline"
 FINAL_EVAL = "final_eval.json"  # a GAN run's scores on --final_samples samples, written last
@@ -159,7 +160,7 @@ def latest_checkpoint_step(workdir: str) -> int | None:
 
 
 def scores_path(run: Run, config: Config) -> str:
-  return os.path.join(run.workdir, FINAL_EVAL if config.model in GAN_MODELS else RESULTS)
+  return os.path.join(run.workdir, RESULTS if registry.scored_after_training(config.model) else FINAL_EVAL)
 
 
 def is_finished(run: Run, config: Config) -> bool:
@@ -196,7 +197,7 @@ def execute(experiment: str, run: Run, config: Config, final_samples: int) -> st
     return f"failed: the run exited with status {status}"
   if (latest_checkpoint_step(run.workdir) or 0) < config.steps:
     return "stopped"
-  if config.model not in GAN_MODELS:  # it scored itself (results.json) after its last step
+  if registry.scored_after_training(config.model):  # it scored itself (results.json) after its last step
     return "done" if is_finished(run, config) else "failed: the run wrote no results.json"
   out = scores_path(run, config)
   status = subprocess.call([sys.executable, "-m", "experiments.evaluate", f"--workdir={run.workdir}",

@@ -262,7 +262,7 @@ def test_sample_without_a_checkpoint(tmp_path, capsys):
 def test_in_training_evaluation_scores_the_ema_generator_and_says_so(tiny_config):
   import jax
 
-  from ganjax.train import gan
+  from ganjax.families.gan import task as gan
   from ganjax.train.loop import train_and_evaluate
 
   config = tiny_config.replace(steps=2, eval_every=2, eval_samples=300, ema_decay=0.5)

@@ -20,13 +20,15 @@ from experiments import dcgan
 from ganjax import cli, config as config_lib
 from ganjax.config import Config
 from ganjax.models import build_gan
+from ganjax.families import gan as gan_family
+from ganjax.train import registry
 from ganjax.train.guards import skip_nonfinite
-from ganjax.train.state import create_state
-from ganjax.train.step import make_train_step
+from ganjax.families.gan.state import create_state
+from ganjax.families.gan.step import make_train_step
 
 DEVICES = 4  # tests/conftest.py
 TYPES = config_lib.field_types()
-CHOICES = {"model": config_lib.MODELS, "init": config_lib.INITS, "loss": config_lib.LOSSES,
+CHOICES = {"model": tuple(registry.models()), "init": config_lib.INITS, "loss": config_lib.LOSSES,
            "accelerator": config_lib.ACCELERATORS}
 POSITIVE = ("latent_dim", "width", "batch_size", "steps", "log_every", "sample_every", "checkpoint_every",
             "keep_checkpoints", "d_steps", "decay_steps", "cycle_steps")
@@ -94,7 +96,7 @@ def valid_values(mnist_dir, workdir):
   """A strategy per field; fields not named keep the experiment's default."""
   unit = st.floats(0.0, 0.999)
   return {
-      "model": st.sampled_from(config_lib.GAN_MODELS), "init": st.sampled_from(config_lib.INITS),
+      "model": st.sampled_from(gan_family.MODELS), "init": st.sampled_from(config_lib.INITS),
       "loss": st.sampled_from(config_lib.LOSSES), "accelerator": st.just("cpu"),
       "latent_dim": st.integers(1, 32), "width": st.integers(1, 12), "leak": st.floats(0.0, 1.0),
       "dropout": unit, "b1": unit, "b2": unit, "lr": st.floats(1e-7, 1.0),

@@ -16,7 +16,8 @@ from ganjax.data import mnist_styles
 from ganjax.data.unpaired import UnpairedSource, load_domains
 from ganjax.errors import UsageError
 from ganjax.models.cyclegan import ResidualBlock, ResnetGenerator, build_cyclegan
-from ganjax.train import cyclegan, history_pool
+from ganjax.families.cyclegan import history_pool
+from ganjax.families.cyclegan import task as cyclegan
 from ganjax.train.loop import train_and_evaluate
 from ganjax.train.schedules import make_schedule
 

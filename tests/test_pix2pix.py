@@ -15,7 +15,7 @@ import pytest
 from ganjax.config import Config
 from ganjax.data import mnist_edges
 from ganjax.models.unet import UNet, padded_size
-from ganjax.train import pix2pix
+from ganjax.families.pix2pix import task as pix2pix
 
 
 @pytest.fixture

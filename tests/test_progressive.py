@@ -8,7 +8,7 @@ import numpy as np
 from ganjax.config import Config
 from ganjax.models import build_gan, progressive
 from ganjax.train.loop import train_and_evaluate
-from ganjax.train.state import create_state
+from ganjax.families.gan.state import create_state
 
 CONFIG = Config(width=4, latent_dim=8, progressive_steps=100)
 

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ganjax.train import replay
+from ganjax.families.gan import replay
 
 
 def batch(value, n=3):

@@ -10,7 +10,7 @@ from ganjax import checkpoint
 from ganjax.config import Config
 from ganjax.models import build_gan
 from ganjax.train.loop import train_and_evaluate
-from ganjax.train.state import create_state
+from ganjax.families.gan.state import create_state
 import sigkill
 
 STEPS = 40  # the suite's run; the soak passes its own

@@ -18,7 +18,9 @@ from ganjax.data import sr_pairs, sr_photos
 from ganjax.errors import UsageError
 from ganjax.models import vgg19
 from ganjax.models.srgan import SRDiscriminator, SRResNet, pixel_shuffle
-from ganjax.train import srgan, srgan_eval, srgan_losses
+from ganjax.families.srgan import evaluate as srgan_eval
+from ganjax.families.srgan import losses as srgan_losses
+from ganjax.families.srgan import task as srgan
 from ganjax.train.loop import train_and_evaluate
 
 

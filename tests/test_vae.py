@@ -13,7 +13,7 @@ from scipy import stats
 
 from ganjax.config import Config
 from ganjax.models.vae import VAE, Decoder, Encoder, reparameterize
-from ganjax.train import vae
+from ganjax.families.vae import task as vae
 
 
 def test_encoder_decoder_and_vae_shapes():

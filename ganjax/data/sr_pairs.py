@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ganjax.config import SR_DATASETS, Config
+from ganjax.config import Config
 from ganjax.data import sr_photos
 from ganjax.data.pipeline import default_data_dir, load_source, open_builder
 from ganjax.errors import UsageError
@@ -32,6 +32,8 @@ DEFAULT_HR_CROP = {"sr_photos": sr_photos.HR_SIZE, "mnist": 28, "div2k": 96}
 DIV2K_CROPS_PER_IMAGE = 100
 EVAL_BATCH = 500  # equal-sized held-out images (MNIST digits) scored this many at a time
 HELD_OUT_LIMIT: int | None = None  # the first this many held-out images only (tests); None: all
+
+SR_DATASETS = ("sr_photos", "mnist", "div2k")  # the datasets with low/high-resolution pairs
 
 
 def hr_crop_size(config: Config) -> int:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 
-from ganjax.train.state import GANState
-
-Step = Callable[[GANState, dict, jax.Array], tuple[GANState, dict]]
+from ganjax.train.task import PyTree, Step
 
 
 def skip_nonfinite(train_step: Step, axis_name: str | None = "data") -> Step:
@@ -22,7 +18,7 @@ def skip_nonfinite(train_step: Step, axis_name: str | None = "data") -> Step:
   once more, so every device keeps or drops the update together.
   """
 
-  def guarded(state: GANState, batch: dict, seed_key: jax.Array) -> tuple[GANState, dict]:
+  def guarded(state: PyTree, batch: dict, seed_key: jax.Array) -> tuple[PyTree, dict]:
     new_state, metrics = train_step(state, batch, seed_key)
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(metrics)]))
     if axis_name:

@@ -22,7 +22,7 @@ from ganjax import checkpoint, distributed, jsonl, plots
 from ganjax.config import Config, validate
 from ganjax.data.pipeline import Batches, BatchSpec
 from ganjax.errors import UsageError, is_disk_full
-from ganjax.train import families, guards, stopping
+from ganjax.train import guards, registry, stopping
 from ganjax.train.lock import workdir_lock
 from ganjax.train.task import PyTree
 
@@ -146,7 +146,7 @@ def _train(config: Config) -> PyTree:
   # beside them, so no two processes append to one file.
   log_dir = workdir if distributed.is_primary() else os.path.join(workdir, f"process_{jax.process_index()}")
   devices = jax.local_devices()
-  task = families.make_task(config)
+  task = registry.make_task(config)
   spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count(),
                    microbatches=task.microbatches)
   seed_key = jax.random.key(config.seed)

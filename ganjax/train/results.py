@@ -2,27 +2,18 @@
 line per figure on stdout.
 
 GANs evaluate during training (`--eval_every`, metrics.jsonl); the image-to-image models and
-the VAE are scored once at the end, on the test split, by their module's
-`evaluate(config, state) -> dict` named here.
+the VAE are scored once at the end, on the test split, by their family's
+`evaluate.evaluate(config, state) -> dict` (`ganjax.train.registry`).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 
 from ganjax.config import Config
 
 FILE_NAME = "results.json"
-
-# --model -> the module whose `evaluate(config, state)` scores a finished run.
-AFTER_TRAINING = {
-    "cyclegan": "ganjax.train.cyclegan_evaluation",
-    "srgan": "ganjax.train.srgan_eval",
-    "vae": "ganjax.train.vae",
-    "pix2pix": "ganjax.train.pix2pix",
-}
 
 
 def write(workdir: str, results: dict) -> str:
@@ -57,9 +48,11 @@ def evaluate_after_training(config: Config, state) -> dict | None:
   """
   from ganjax import distributed  # pylint: disable=g-import-not-at-top
 
-  if config.model not in AFTER_TRAINING or int(state.step) < config.steps or not distributed.is_primary():
+  from ganjax.train import registry  # pylint: disable=g-import-not-at-top
+
+  if not registry.scored_after_training(config.model) or int(state.step) < config.steps or not distributed.is_primary():
     return None
-  results = importlib.import_module(AFTER_TRAINING[config.model]).evaluate(config, state)
+  results = registry.evaluate_after_training(config, state)
   write(config.workdir, results)
   for line in summary_lines(results):
     print(line)

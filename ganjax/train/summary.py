@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from ganjax import checkpoint
-from ganjax.config import GAN_MODELS, Config
+from ganjax.config import Config
+from ganjax.train import registry
 
 # The metrics named in the summary's evaluation line, when the evaluation has them.
 HEADLINE_METRICS = ("fid_mnist", "kid_mnist", "label_accuracy_mnist")
@@ -83,7 +84,7 @@ def closing_lines(config: Config, step: int, seconds: float, command: str) -> li
   where("results:", os.path.join(workdir, "results.json"))
   if stopped:
     lines.append(f"Resume with the same command: {command}")
-  elif config.model in GAN_MODELS:
+  elif registry.family_name(config.model) == "gan":  # noise to image: experiments.sample draws from it
     grid = os.path.join(workdir, "samples.png")
     lines.append("Sample from it: " + shlex.join(["python", "-m", "experiments.sample", f"--workdir={workdir}",
                                                   "--num=64", f"--out={grid}"])

@@ -28,6 +28,11 @@ PyTree = Any
 Step = Callable[[PyTree, dict, jax.Array], tuple[PyTree, dict]]
 
 
+def pmean(tree: PyTree, axis_name: str | None) -> PyTree:
+  """`lax.pmean` over `axis_name`; the tree itself when there is none (a step jitted for one device)."""
+  return jax.lax.pmean(tree, axis_name) if axis_name else tree
+
+
 class Source(Protocol):
   """Random-access examples: `read(indices)` gives arrays with a leading example axis.
 

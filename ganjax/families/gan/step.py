@@ -25,16 +25,13 @@ import optax
 from ganjax import losses, regularisers, rng
 from ganjax.config import Config
 from ganjax.models import progressive
-from ganjax.train import replay
+from ganjax.families.gan import replay
 from ganjax.train.schedules import player_schedules
-from ganjax.train.state import GANState
+from ganjax.train.task import pmean
+from ganjax.families.gan.state import GANState
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
-
-
-def _pmean(tree, axis_name: str | None):
-  return jax.lax.pmean(tree, axis_name) if axis_name else tree
 
 
 def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
@@ -166,7 +163,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     d_grads, _ = d_vjp((one, zero))
     _, fake_cotangent = d_vjp((zero, one))
     (g_grads,) = g_vjp(fake_cotangent)
-    d_grads, g_grads, d_batch_stats = _pmean((d_grads, g_grads, d_batch_stats), axis_name)
+    d_grads, g_grads, d_batch_stats = pmean((d_grads, g_grads, d_batch_stats), axis_name)
     state = apply_d_update(state, d_grads, d_batch_stats, fake)
     state = apply_g_update(state, g_grads, g_batch_stats)
     return state, {**aux, "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads)}
@@ -183,7 +180,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       return total, (stats, aux)
 
     d_grads, (d_batch_stats, aux) = jax.grad(d_total, has_aux=True)(state.d_params)
-    d_grads, d_batch_stats = _pmean((d_grads, d_batch_stats), axis_name)
+    d_grads, d_batch_stats = pmean((d_grads, d_batch_stats), axis_name)
     aux = {k: v for k, v in aux.items() if k != "g_loss"}
     return apply_d_update(state, d_grads, d_batch_stats, fake), {**aux, "d_grad_norm": optax.tree.norm(d_grads)}
 
@@ -209,7 +206,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       return loss.g_loss(fake_logits), g_batch_stats
 
     (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
-    g_grads = _pmean(g_grads, axis_name)
+    g_grads = pmean(g_grads, axis_name)
     state = apply_g_update(state, g_grads, g_batch_stats)
     return state, {**d_metrics, "g_loss": g_loss, "g_grad_norm": optax.tree.norm(g_grads)}
 
@@ -237,6 +234,6 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     if config.instance_noise:
       metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise,
                                                                   noise_anneal_steps)
-    return new_state, _pmean(metrics, axis_name)
+    return new_state, pmean(metrics, axis_name)
 
   return train_step

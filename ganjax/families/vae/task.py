@@ -27,16 +27,15 @@ from flax import struct
 
 from ganjax import images, rng
 from ganjax.config import Config
-from ganjax.data.pipeline import default_data_dir, load_source, to_model_range
+from ganjax.data.pipeline import load_source, to_model_range
 from ganjax.errors import UsageError
 from ganjax.models.vae import VAE
 from ganjax.train.schedules import make_optimizer, make_schedule
-from ganjax.train.task import Task
+from ganjax.train.task import Task, pmean
 
 PyTree = Any
 GRID = 8  # sample grids: 8x8 from fixed noise; reconstructions and interpolations: 8 rows
 INTERPOLATION_STEPS = 8  # decoded points between (and including) two test images' codes
-EVAL_BATCH = 500
 
 
 # ELBO terms: pure functions of arrays, summed over an image's pixels, [N] per example.
@@ -118,8 +117,7 @@ def make_train_step(config: Config, model: VAE, axis_name: str | None = "data"):
       return jnp.mean(terms["nll"] + config.beta * terms["kl"]), terms
 
     (loss, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-    if axis_name:
-      grads = jax.lax.pmean(grads, axis_name)
+    grads = pmean(grads, axis_name)
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {"loss": loss, "neg_elbo": jnp.mean(terms["neg_elbo"]), "nll": jnp.mean(terms["nll"]),
@@ -127,9 +125,7 @@ def make_train_step(config: Config, model: VAE, axis_name: str | None = "data"):
                "param_norm": optax.tree.norm(params), "lr": schedule(state.step)}
     if model.gaussian:
       metrics["sigma"] = jnp.exp(params["decoder"]["log_sigma"])
-    if axis_name:
-      metrics = jax.lax.pmean(metrics, axis_name)
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), pmean(metrics, axis_name)
 
   return train_step
 
@@ -191,52 +187,3 @@ def make_task(config: Config) -> Task:
               curves=(("negative ELBO and its terms (nats per image)", ("neg_elbo", "nll", "kl")),
                       ("gradient norm", ("grad_norm",)), ("decoder sigma", ("sigma",))),
               data_position={"seed": config.seed, "image_shape": list(source.image_shape)})
-
-
-# Evaluation after training
-
-def test_neg_elbo(config: Config, model: VAE, params: PyTree, x: np.ndarray) -> dict[str, float]:
-  """Mean negative ELBO (and its NLL and KL terms) in nats per image over x [N, H, W, C] in [-1, 1].
-
-  One z per image, eps from the run's 'eval' stream and the image's index: the same
-  estimate every time, unbiased for the ELBO (whose Monte Carlo noise averages out over N).
-  """
-  key = rng.stream(jax.random.key(config.seed), "eval_elbo")
-  terms = jax.jit(lambda p, batch, eps: elbo_terms(model, p, intensities(batch), eps))
-  sums = {"nll": 0.0, "kl": 0.0, "neg_elbo": 0.0}
-  for start in range(0, len(x), EVAL_BATCH):
-    batch = jnp.asarray(x[start:start + EVAL_BATCH])
-    eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (config.latent_dim,)))(
-        start + jnp.arange(len(batch)))
-    for name, value in jax.device_get(terms(params, batch, eps)).items():
-      sums[name] += float(np.sum(value, dtype=np.float64))
-  return {name: total / len(x) for name, total in sums.items()}
-
-
-def prior_samples(config: Config, model: VAE, params: PyTree, num: int) -> np.ndarray:
-  """`num` decoder means of z ~ N(0, I) from the 'eval' stream, float32 [num, H, W, C] in [-1, 1]."""
-  z = rng.example_normal(rng.stream(jax.random.key(config.seed), "eval"), (num, config.latent_dim), None)
-  decode = jax.jit(lambda p, z: 2.0 * decoder_mean(model.apply({"params": p}, z, method=VAE.decode)[0]) - 1.0)
-  return np.concatenate([np.asarray(decode(params, z[i:i + EVAL_BATCH])) for i in range(0, num, EVAL_BATCH)])
-
-
-def evaluate(config: Config, state: VAEState) -> dict:
-  """Test-split negative ELBO in nats and the sample metrics (fid_mnist, ...) of `--eval_samples`
-  prior samples against the test split."""
-  from ganjax.metrics import sample_quality  # pylint: disable=g-import-not-at-top
-
-  x = test_images(config)
-  model = build_model(config, x.shape[-1])
-  params = jax.device_get(state.params)
-  elbo = test_neg_elbo(config, model, params, x)
-  results = {"step": int(state.step), "likelihood": config.likelihood, "beta": config.beta,
-             "test_images": len(x), "test_neg_elbo_nats": elbo["neg_elbo"], "test_nll_nats": elbo["nll"],
-             "test_kl_nats": elbo["kl"]}
-  if config.dataset == "mnist":
-    reference = sample_quality.reference_features("mnist", "test", config.data_dir or default_data_dir())
-    samples = prior_samples(config, model, params, config.eval_samples)
-    report = sample_quality.evaluate(samples, reference, seed=config.seed,
-                                     kid_subset_size=min(1000, config.eval_samples))
-    results.update({k: v for k, v in report.items() if k != "feature_network"})
-    results["samples"] = "decoder means of z ~ N(0, I), against the whole test split"
-  return results

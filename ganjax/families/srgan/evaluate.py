@@ -17,7 +17,7 @@ import numpy as np
 from ganjax.config import Config
 from ganjax.data import sr_pairs, sr_photos
 from ganjax.metrics import image_quality
-from ganjax.train import srgan
+from ganjax.families.srgan import task as srgan
 
 MNIST_MOSAIC = 4  # digits per side of the mosaics VIF is computed on
 

@@ -5,7 +5,7 @@ Phases, chosen by `Task.phase(step)` against `--pretrain_steps`:
   SRResNet, which then initialises SRGAN. D is left untouched.
 - 'adversarial' (the rest): one D update on HR images against G's outputs, and one G update
   on content_weight * MSE + perceptual_weight * feature MSE + adversarial_weight * G's
-  adversarial loss, both from the same D pass (as `ganjax.train.step`'s simultaneous update).
+  adversarial loss, both from the same D pass (as `ganjax.families.gan.step`'s simultaneous update).
 With --pretrain_steps equal to --steps the run is SRResNet.
 
 Both phases report the same metrics (D's are 0 while pre-training) so logs and curves
@@ -27,10 +27,10 @@ from ganjax import images, losses, rng
 from ganjax.config import Config
 from ganjax.data import sr_pairs
 from ganjax.models.srgan import SRDiscriminator, SRResNet
-from ganjax.train import srgan_losses
-from ganjax.train.players_state import PlayersState
+from ganjax.families.srgan import losses as srgan_losses
+from ganjax.families.players_state import PlayersState
 from ganjax.train.schedules import player_optimizers
-from ganjax.train.task import Task
+from ganjax.train.task import Task, pmean
 
 PyTree = Any
 PRETRAIN, ADVERSARIAL = "pretrain", "adversarial"
@@ -67,10 +67,6 @@ def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
                     d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
                     g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
                     feature_params=feature_params, g_tx=g_tx, d_tx=d_tx)
-
-
-def _pmean(tree, axis_name: str | None):
-  return jax.lax.pmean(tree, axis_name) if axis_name else tree
 
 
 def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
@@ -114,13 +110,13 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       return srgan_losses.content_loss(sr, hr), (sr, stats)
 
     (content, (sr, g_batch_stats)), g_grads = jax.value_and_grad(mse, has_aux=True)(state.g_params)
-    g_grads, g_batch_stats = _pmean((g_grads, g_batch_stats), axis_name)
+    g_grads, g_batch_stats = pmean((g_grads, g_batch_stats), axis_name)
     state = apply_g_update(state, g_grads, g_batch_stats).replace(step=state.step + 1)
     zero = jnp.zeros((), jnp.float32)
     metrics = {"content_loss": content, "perceptual_loss": zero, "adversarial_loss": zero, "g_loss": content,
                "d_loss": zero, "d_real": zero, "d_fake": zero, "psnr": srgan_losses.batch_psnr(sr, hr),
                "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": zero}
-    return state, _pmean(metrics, axis_name)
+    return state, pmean(metrics, axis_name)
 
   def adversarial_step(state, batch, seed_key):
     del seed_key
@@ -143,7 +139,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     (reference, (content, perceptual)), sr_reference = jax.value_and_grad(
         lambda x: reference_terms(state, x, hr), has_aux=True)(sr)
     (g_grads,) = g_vjp(sr_adversarial + sr_reference)
-    d_grads, g_grads, d_batch_stats, g_batch_stats = _pmean((d_grads, g_grads, d_batch_stats, g_batch_stats),
+    d_grads, g_grads, d_batch_stats, g_batch_stats = pmean((d_grads, g_grads, d_batch_stats, g_batch_stats),
                                                             axis_name)
     d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
     state = state.replace(d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state,
@@ -153,7 +149,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
                "g_loss": reference + config.adversarial_weight * g_adversarial, "d_loss": d_loss, **aux,
                "psnr": srgan_losses.batch_psnr(sr, hr), "g_grad_norm": optax.tree.norm(g_grads),
                "d_grad_norm": optax.tree.norm(d_grads)}
-    return state, _pmean(metrics, axis_name)
+    return state, pmean(metrics, axis_name)
 
   if phase == PRETRAIN:
     return pretrain_step

@@ -21,7 +21,7 @@ from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import load_domains
 from ganjax.metrics import mnist_features
 from ganjax.models.cyclegan import build_cyclegan
-from ganjax.train.cyclegan import CycleGANState, make_translate, translate_in_chunks
+from ganjax.families.cyclegan.task import CycleGANState, make_translate, translate_in_chunks
 
 
 def ink(x: np.ndarray) -> float:

@@ -21,7 +21,7 @@ from ganjax.data.pipeline import default_data_dir
 from ganjax.metrics import sample_quality
 from ganjax.sampling import default_labels, draw, make_sampler
 from ganjax.models import progressive
-from ganjax.train.state import GANState
+from ganjax.families.gan.state import GANState
 
 BEST_METRIC = checkpoint.BEST_METRIC
 MNIST_SHAPE = (28, 28, 1)

@@ -9,7 +9,7 @@ PatchGAN discriminators, D_B (real B vs G's fakes) and D_A (real A vs F's fakes)
   colours, and here the digit, where translation needs no change);
 - then each D minimises 1/2 (E[(D(real) - 1)^2] + E[D(fake)^2]) (the paper halves D's
   objective) on the fakes of the step before G's update, each passed through its own history
-  pool of 50 past fakes (`ganjax.train.history_pool`).
+  pool of 50 past fakes (`ganjax.families.cyclegan.history_pool`).
 
 Both generators share one optimizer, as do both Ds (Adam acts per parameter, so this equals
 one optimizer each); with `--lr_schedule=linear_decay` the learning rate is constant for the
@@ -33,10 +33,11 @@ from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import UnpairedSource, load_domains
 from ganjax.errors import UsageError
 from ganjax.models.cyclegan import DOWNSAMPLES, build_cyclegan
-from ganjax.train import history_pool
-from ganjax.train.history_pool import HistoryPool
+from ganjax.families.cyclegan import history_pool
+from ganjax.families.cyclegan.history_pool import HistoryPool
 from ganjax.train.schedules import player_optimizers, player_schedules
 from ganjax.train.task import PyTree, Task
+from ganjax.train.task import pmean as mean_over_devices
 
 Images = jax.Array  # [N, H, W, C] in [-1, 1]
 GRID_ROWS = 8  # sample grids: the first 8 test images of each domain, every time
@@ -134,7 +135,8 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   in [-1, 1], unpaired. With `axis_name=None` it can be jitted and called on one device."""
   g_schedule, d_schedule = player_schedules(config)
   identity_weight = config.cycle_weight * config.identity_ratio
-  pmean = (lambda tree: jax.lax.pmean(tree, axis_name)) if axis_name else (lambda tree: tree)
+  def pmean(tree):
+    return mean_over_devices(tree, axis_name)
 
   def translator(params):
     return lambda x: generator.apply({"params": params}, x)

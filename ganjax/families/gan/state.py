@@ -13,8 +13,8 @@ from flax import struct
 from ganjax import rng
 from ganjax.config import Config
 from ganjax.models import progressive
-from ganjax.train import replay
-from ganjax.train.replay import ReplayBuffer
+from ganjax.families.gan import replay
+from ganjax.families.gan.replay import ReplayBuffer
 from ganjax.train.schedules import player_optimizers
 
 PyTree = Any
