@@ -69,6 +69,6 @@ def instance_noise_std(step: jax.Array, initial: float, anneal_steps: int) -> ja
   return initial * remaining
 
 
-def ema_update(ema: PyTree, params: PyTree, decay: float) -> PyTree:
+def ema_update(ema: PyTree, params: PyTree, decay: float | jax.Array) -> PyTree:
   """ema <- decay * ema + (1 - decay) * params (Yazici et al. 2019; Karras et al. 2018)."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ganjax.config import Config, validate
+from ganjax.errors import UsageError
 from ganjax.models import build_gan
 from ganjax.train.loop import replicate, unreplicate
 from ganjax.families.gan.state import create_state
@@ -54,6 +55,20 @@ def test_ema_generator_follows_the_closed_form_over_steps():
                         *history)
   chex.assert_trees_all_close(state.g_ema_params, closed, rtol=1e-5, atol=1e-7)
   assert state.sampling_params() is state.g_ema_params
+
+
+def test_ema_warmup_ramps_the_decay_from_a_tenth():
+  config = validate(BASE.replace(ema_decay=0.999, ema_warmup=True))
+  state, step = setup(config)
+  step = jax.jit(step)
+  ema = state.g_params
+  for t in range(3):
+    state, _ = step(state, {"image": images(LOCAL, seed=t)}, jax.random.key(3))
+    decay = min(0.999, (1 + t) / (10 + t))  # 0.1, 2/11, 3/12
+    ema = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema, state.g_params)
+  chex.assert_trees_all_close(state.g_ema_params, ema, rtol=1e-5, atol=1e-7)
+  with pytest.raises(UsageError, match="--ema_warmup"):
+    validate(BASE.replace(ema_warmup=True))
 
 
 def test_weight_clipping_bounds_the_critic_after_its_update():

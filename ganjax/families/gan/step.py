@@ -144,7 +144,11 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     g_params = optax.apply_updates(state.g_params, g_updates)
     ema = state.g_ema_params
     if ema is not None:
-      ema = regularisers.ema_update(ema, g_params, config.ema_decay)
+      decay = config.ema_decay
+      if config.ema_warmup:  # state.step: the updates before this one
+        t = state.step.astype(jnp.float32)
+        decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+      ema = regularisers.ema_update(ema, g_params, decay)
     return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
                          g_ema_params=ema)
 
