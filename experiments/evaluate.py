@@ -8,7 +8,7 @@
 Prints a table and writes `eval_<step>.json` into the workdir (or `--out`). Reference
 features are cached per dataset, split and feature network under `<data_dir>/ganjax_reference`.
 Metrics are named after the network: `fid_mnist` (the shipped classifier) or `fid_inception`
-(InceptionV3 with pytorch-fid's weights, which the user downloads once; see the README).
+(InceptionV3 with pytorch-fid's weights, which the user downloads once; see docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def parse(argv):
     raise UsageError("Pass --workdir=<a training run> (or --real_floor for the real-data floor).")
   if args.feature_network == "inception" and not args.inception_weights:
     raise UsageError("--feature_network=inception needs --inception_weights=<path to "
-                     "pt_inception-2015-12-05-6726825d.pth> (see the README's Inception FID section).")
+                     "pt_inception-2015-12-05-6726825d.pth> (see docs/metrics.md, Inception FID).")
   return args
 
 

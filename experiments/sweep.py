@@ -19,7 +19,7 @@ metric, and the final fid_mnist per configuration beside fid_mnist against step.
 
 Every configuration's flags are checked before anything trains. On a cluster, start one
 shard per machine with your own launcher (a SLURM job array: `--shard=$SLURM_ARRAY_TASK_ID/N`)
-and run `--report_only` once they are done; see the README.
+and run `--report_only` once they are done; see docs/sweeps.md.
 """
 
 from __future__ import annotations
