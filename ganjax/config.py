@@ -131,6 +131,17 @@ class Config:
     return cls(**{k: v for k, v in values.items() if k in known})
 
 
+# The fields every family takes: data, the run, optimisation, several processes. The rest belong
+# to one family or some (each family's `config.FIELDS`), and a family refuses those it does not
+# take (`ganjax.train.registry.validate`).
+RUN_FIELDS = ("model", "dataset", "image_size", "data_dir", "batch_size", "steps", "seed", "accelerator", "workdir",
+              "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_samples",
+              "skip_nonfinite", "num_processes", "process_id", "coordinator_address", "width", "lr", "b1", "b2",
+              "lr_schedule", "decay_steps", "decay_rate", "warmup_steps", "cycle_steps", "min_lr_ratio")
+# What every two-player family (G and D, each its own optimiser) takes beyond those.
+PLAYER_FIELDS = ("g_optimizer", "d_optimizer", "d_lr", "d_weight_decay")
+
+
 # Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
 # loadable for sampling, by a config that agrees on all of them.
 ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",

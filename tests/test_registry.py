@@ -157,3 +157,12 @@ def test_a_family_from_outside_trains_saves_and_resumes_through_the_loop(toy_fam
   for a, b in zip(np.asarray(straight.params["w"]), np.asarray(resumed.params["w"])):
     assert a == b  # bitwise: the resumed run read the same batches and noise
   assert np.abs(np.asarray(straight.params["w"])).sum() > 0  # it learned something
+
+
+@pytest.mark.parametrize("model, flag", [("vae", "spectral_norm"), ("pix2pix", "d_steps"), ("srgan", "dropout"),
+                                         ("cyclegan", "latent_dim"), ("dcgan", "beta")])
+def test_a_flag_the_family_does_not_take_is_refused_by_name(model, flag):
+  value = {"spectral_norm": True, "d_steps": 2, "dropout": 0.5, "latent_dim": 7, "beta": 2.0}[flag]
+  extra = {"loss": "lsgan", "eval_every": 0} if model == "cyclegan" else {}
+  with pytest.raises(UsageError, match=f"--{flag}"):
+    validate(Config(model=model, **extra, **{flag: value}))

@@ -73,10 +73,26 @@ def _module(model: str, name: str) -> types.ModuleType | None:
 
 
 def validate(config: Config) -> None:
-  """The family's own flag checks (`<family>.config.validate`), where it has them."""
+  """The family's own flag checks (`<family>.config.validate`), then one rule for every family
+  that lists its `config.FIELDS`: a flag it does not take (beyond the config's RUN_FIELDS) is
+  an error naming it, not silently ignored."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  from ganjax.config import RUN_FIELDS, Config  # pylint: disable=g-import-not-at-top  (a cycle)
+  from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
+
   checks = _module(config.model, "config")
-  if checks is not None and hasattr(checks, "validate"):
+  if checks is None:
+    return
+  if hasattr(checks, "validate"):
     checks.validate(config)
+  if not hasattr(checks, "FIELDS"):
+    return
+  taken, defaults = set(RUN_FIELDS) | set(checks.FIELDS), Config()
+  for field in dataclasses.fields(Config):
+    if field.name not in taken and getattr(config, field.name) != getattr(defaults, field.name):
+      raise UsageError(f"--{field.name} is not an option of --model={config.model} "
+                       f"(the {family_name(config.model)} family); leave it out.")
 
 
 def make_task(config: Config) -> Task:

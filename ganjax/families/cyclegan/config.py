@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ganjax.config import Config
+from ganjax.config import PLAYER_FIELDS, Config
 from ganjax.errors import UsageError
+
+FIELDS = PLAYER_FIELDS + ("loss", "cyclegan_blocks", "cycle_weight", "identity_ratio", "history_pool")
 
 # Options of the noise-to-image GANs that mean nothing to CycleGAN: left at their defaults.
 CYCLEGAN_UNUSED = ("spectral_norm", "progressive_steps", "num_classes", "real_label", "d_steps", "gradient_penalty",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ganjax.config import Config
+from ganjax.config import PLAYER_FIELDS, Config
 from ganjax.errors import UsageError
+
+FIELDS = PLAYER_FIELDS + ("leak", "dropout", "l1_weight", "adversarial_weight", "input_feature", "target_feature")
+
 
 def validate(config: Config) -> None:
   for name in ("l1_weight", "adversarial_weight"):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from ganjax.config import Config
+from ganjax.config import PLAYER_FIELDS, Config
 from ganjax.data.sr_pairs import SR_DATASETS
 from ganjax.errors import UsageError
 
+FIELDS = PLAYER_FIELDS + ("leak", "loss", "residual_blocks", "upscale", "hr_crop_size", "pretrain_steps",
+                          "content_weight", "perceptual_weight", "adversarial_weight", "feature_network",
+                          "vgg19_weights")
 FEATURE_NETWORKS = ("none", "mnist_classifier", "vgg19")
 SR_LOSSES = ("non_saturating", "minimax", "lsgan", "hinge")  # the ones SRGAN's step needs nothing more for
 

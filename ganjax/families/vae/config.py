@@ -6,6 +6,7 @@ from ganjax.config import Config
 from ganjax.errors import UsageError
 
 LIKELIHOODS = ("bernoulli", "gaussian")  # the VAE's p(x|z)
+FIELDS = ("latent_dim", "likelihood", "beta")
 
 
 def validate(config: Config) -> None:
