@@ -18,10 +18,24 @@ import numpy as np
 
 def train(workdir: str, devices: int, steps: int, data_dir: str) -> None:
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
-  subprocess.run([sys.executable, "-m", "experiments.dcgan", f"--workdir={workdir}", f"--steps={steps}",
-                  "--eval_every=0", f"--checkpoint_every={steps}", f"--sample_every={steps}", "--accelerator=cpu",
-                  *([f"--data_dir={data_dir}"] if data_dir else [])], env=env, check=True,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments.dcgan",
+      f"--workdir={workdir}",
+      f"--steps={steps}",
+      "--eval_every=0",
+      f"--checkpoint_every={steps}",
+      f"--sample_every={steps}",
+      "--accelerator=cpu",
+      *([f"--data_dir={data_dir}"] if data_dir else []),
+    ],
+    env=env,
+    check=True,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
 
 
 def final_state(workdir: str) -> dict:
@@ -52,9 +66,13 @@ def main() -> None:
     train(workdir, devices, args.steps, args.data_dir)
     states[name] = final_state(workdir)
   for a, b in itertools.combinations(runs, 2):
-    diffs = jax.tree.leaves(jax.tree.map(lambda x, y: float(np.max(np.abs(np.asarray(x, np.float64) - y))),
-                                         states[a]["g_params"] | {"d": states[a]["d_params"]},
-                                         states[b]["g_params"] | {"d": states[b]["d_params"]}))
+    diffs = jax.tree.leaves(
+      jax.tree.map(
+        lambda x, y: float(np.max(np.abs(np.asarray(x, np.float64) - y))),
+        states[a]["g_params"] | {"d": states[a]["d_params"]},
+        states[b]["g_params"] | {"d": states[b]["d_params"]},
+      )
+    )
     print(f"{a} vs {b} after {args.steps} steps: max |param difference| = {max(diffs):.3g}")
 
 

@@ -59,20 +59,30 @@ def measure_evaluation(num: int) -> None:
   features, _ = mnist_features.features_and_probabilities(fakes)
   features_s = time.perf_counter() - start
   start = time.perf_counter()
-  distribution.frechet_distance(*distribution.feature_statistics(features),
-                                *distribution.feature_statistics(reference))
+  distribution.frechet_distance(*distribution.feature_statistics(features), *distribution.feature_statistics(reference))
   fid_s = time.perf_counter() - start
-  print(f"peer=evaluation num={num} features_images_per_s={num / features_s:.1f} "
-        f"fid_total_s={features_s + fid_s:.2f}")
+  print(f"peer=evaluation num={num} features_images_per_s={num / features_s:.1f} fid_total_s={features_s + fid_s:.2f}")
 
 
 def run_default_training(steps: int) -> dict[str, str]:
   """Peak RSS of `python -m experiments.dcgan` (its defaults, `steps` steps, no evaluation)."""
   with tempfile.TemporaryDirectory() as workdir:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "experiments.dcgan", f"--steps={steps}", f"--workdir={workdir}",
-                             "--eval_every=0", "--accelerator=cpu"], capture_output=True, text=True,
-                            cwd=HERE.parent, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    result = subprocess.run(
+      [
+        sys.executable,
+        "-m",
+        "experiments.dcgan",
+        f"--steps={steps}",
+        f"--workdir={workdir}",
+        "--eval_every=0",
+        "--accelerator=cpu",
+      ],
+      capture_output=True,
+      text=True,
+      cwd=HERE.parent,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     elapsed = time.perf_counter() - start
   if result.returncode:
     return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -101,11 +111,20 @@ def main() -> None:
   step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={args.batch}", f"--steps={steps}"]
   # The first ganjax row (run first, so the peers see the same machine state after it) is the reference.
   rows = {"ganjax": train_step.run(step_cmd)}
-  rows["tf-keras"] = train_step.run([python, "-c", train_step.PEER_LAUNCHER, str(train_step.PEERS / "tf_dcgan.py"),
-                                     str(args.batch), str(steps)])
+  rows["tf-keras"] = train_step.run(
+    [python, "-c", train_step.PEER_LAUNCHER, str(train_step.PEERS / "tf_dcgan.py"), str(args.batch), str(steps)]
+  )
   if pathlib.Path(args.torch_python).exists():
-    rows["pytorch"] = train_step.run([args.torch_python, "-c", train_step.PEER_LAUNCHER,
-                                      str(train_step.PEERS / "torch_dcgan.py"), str(args.batch), str(steps)])
+    rows["pytorch"] = train_step.run(
+      [
+        args.torch_python,
+        "-c",
+        train_step.PEER_LAUNCHER,
+        str(train_step.PEERS / "torch_dcgan.py"),
+        str(args.batch),
+        str(steps),
+      ]
+    )
   else:
     rows["pytorch"] = {"error": f"no {args.torch_python}; run benchmarks/setup_torch_venv.sh"}
   rows["ganjax (again)"] = train_step.run(step_cmd)  # brackets the peers: how much the machine drifted
@@ -122,13 +141,19 @@ def main() -> None:
   for count, row in scaling.items():
     speed = float(row.get("images_per_s", "nan"))
     print(f"  {count} device(s): {speed:8.1f} images/s  ({speed / one:.2f} x one device)")
-  print("\nInput pipeline alone: "
-        f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s "
-        f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step)")
-  print(f"Evaluation: MNIST feature network {evaluation.get('features_images_per_s', evaluation.get('error'))} "
-        f"images/s; fid_mnist on 10,000 samples {evaluation.get('fid_total_s', '-')} s")
-  print(f"Default experiments.dcgan run: peak RSS {training.get('peak_rss_mb', training.get('error'))} MB "
-        f"over {training.get('steps', '-')} steps ({training.get('wall_s', '-')} s)")
+  print(
+    "\nInput pipeline alone: "
+    f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s "
+    f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step)"
+  )
+  print(
+    f"Evaluation: MNIST feature network {evaluation.get('features_images_per_s', evaluation.get('error'))} "
+    f"images/s; fid_mnist on 10,000 samples {evaluation.get('fid_total_s', '-')} s"
+  )
+  print(
+    f"Default experiments.dcgan run: peak RSS {training.get('peak_rss_mb', training.get('error'))} MB "
+    f"over {training.get('steps', '-')} steps ({training.get('wall_s', '-')} s)"
+  )
 
 
 if __name__ == "__main__":

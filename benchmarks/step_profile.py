@@ -63,8 +63,13 @@ def main() -> None:
   generator, discriminator = build_gan(config, (28, 28, 1), axis_name="data")
   key = jax.random.key(0)
   state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), jax.local_devices()[:1])
-  step = jax.pmap(make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None),
-                  donate_argnums=(0,), devices=jax.local_devices()[:1])
+  step = jax.pmap(
+    make_train_step(config, generator, discriminator),
+    axis_name="data",
+    in_axes=(0, 0, None),
+    donate_argnums=(0,),
+    devices=jax.local_devices()[:1],
+  )
   batch = {"image": np.random.default_rng(0).uniform(-1, 1, (1, images_per_step, 28, 28, 1)).astype(np.float32)}
   hlo = step.lower(state, batch, key).compile().as_text()
   for _ in range(2):
@@ -83,8 +88,10 @@ def main() -> None:
     if event.get("ph") == "X" and event["name"] in layers:
       per_op[event["name"]] += event.get("dur", 0) / 1e3 / args.steps
   total = sum(per_op.values())
-  print(f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.d_steps}: {total:.0f} ms of compiled ops "
-        f"per step ({os.environ['XLA_FLAGS']})")
+  print(
+    f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.d_steps}: {total:.0f} ms of compiled ops "
+    f"per step ({os.environ['XLA_FLAGS']})"
+  )
   for name, ms in per_op.most_common(args.top):
     print(f"{ms:8.1f} ms {100 * ms / total:5.1f}%  {name:<28} {layers[name][:90]}")
 

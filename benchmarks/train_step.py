@@ -23,9 +23,10 @@ TORCH_PYTHON = HERE / ".torch-venv" / "bin" / "python"
 
 # Runs a peer script as __main__ and reports its peak resident memory.
 PEER_LAUNCHER = (
-    "import resource, runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
-    "runpy.run_path(script, run_name='__main__'); "
-    "print(f'peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}')")
+  "import resource, runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
+  "runpy.run_path(script, run_name='__main__'); "
+  "print(f'peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}')"
+)
 
 
 def measure_ganjax(batch: int, steps: int) -> None:
@@ -50,8 +51,9 @@ def measure_ganjax(batch: int, steps: int) -> None:
   generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name="data")
   key = jax.random.key(0)
   state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), devices)
-  p_step = jax.pmap(make_train_step(config, generator, discriminator), axis_name="data",
-                    in_axes=(0, 0, None), donate_argnums=(0,))
+  p_step = jax.pmap(
+    make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,)
+  )
   images = np.random.default_rng(0).uniform(-1, 1, (len(devices), batch // len(devices), 28, 28, 1))
   batch_arrays = {"image": jax.device_put(images.astype(np.float32))}
   start = time.perf_counter()
@@ -67,8 +69,10 @@ def measure_ganjax(batch: int, steps: int) -> None:
   jax.block_until_ready(metrics)
   elapsed = time.perf_counter() - start
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  print(f"peer=ganjax batch={batch} images_per_s={batch * steps / elapsed:.1f} "
-        f"compile_s={compile_s:.1f} peak_rss_mb={peak:.0f}")
+  print(
+    f"peer=ganjax batch={batch} images_per_s={batch * steps / elapsed:.1f} "
+    f"compile_s={compile_s:.1f} peak_rss_mb={peak:.0f}"
+  )
 
 
 def parse(output: str) -> dict[str, str]:
@@ -93,8 +97,9 @@ def print_table(rows: dict[str, dict[str, str]], batch: int, steps: int) -> None
       print(f"{name:<16}  not measured: {row['error']}")
       continue
     speed = float(row["images_per_s"])
-    print(f"{name:<16}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}"
-          f"{row.get('peak_rss_mb', '-'):>9}")
+    print(
+      f"{name:<16}{speed:>10.1f}{ours / speed:>13.2f}{row.get('compile_s', '-'):>11}{row.get('peak_rss_mb', '-'):>9}"
+    )
 
 
 def main() -> None:
@@ -109,15 +114,18 @@ def main() -> None:
     return
 
   rows = {"ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}"])}
-  rows["tf-keras"] = run([sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch),
-                          str(args.steps)])
+  rows["tf-keras"] = run(
+    [sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch), str(args.steps)]
+  )
   if pathlib.Path(args.torch_python).exists():
-    rows["pytorch"] = run([args.torch_python, "-c", PEER_LAUNCHER, str(PEERS / "torch_dcgan.py"),
-                           str(args.batch), str(args.steps)])
+    rows["pytorch"] = run(
+      [args.torch_python, "-c", PEER_LAUNCHER, str(PEERS / "torch_dcgan.py"), str(args.batch), str(args.steps)]
+    )
   else:
     rows["pytorch"] = {"error": f"no {args.torch_python}; run benchmarks/setup_torch_venv.sh"}
 
   print_table(rows, args.batch, args.steps)
+
 
 if __name__ == "__main__":
   main()

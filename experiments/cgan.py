@@ -16,15 +16,15 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="dcgan",
-    dataset="mnist",
-    workdir="runs/cgan",
-    num_classes=10,
-    d_conditioning="concat",
-    batch_size=64,
-    steps=8000,
-    lr=2e-4,
-    b1=0.5,
+  model="dcgan",
+  dataset="mnist",
+  workdir="runs/cgan",
+  num_classes=10,
+  d_conditioning="concat",
+  batch_size=64,
+  steps=8000,
+  lr=2e-4,
+  b1=0.5,
 )
 
 

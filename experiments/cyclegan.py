@@ -18,27 +18,27 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="cyclegan",
-    dataset="mnist_styles",
-    workdir="runs/cyclegan",
-    # The paper's generator has width 64 and 9 residual blocks at 256x256; 28x28 digits on a
-    # 2-core CPU need far less (7x7 bottleneck, 64 channels there).
-    width=16,
-    cyclegan_blocks=3,
-    batch_size=16,  # the paper: 1
-    steps=3000,
-    # Zhu et al. 2017: LSGAN, lambda 10, identity 0.5 lambda, pool of 50, Adam(2e-4, beta1 0.5),
-    # constant learning rate for the first half, then linear decay to 0.
-    loss="lsgan",
-    cycle_weight=10.0,
-    identity_ratio=0.5,
-    history_pool=50,
-    lr=2e-4,
-    b1=0.5,
-    lr_schedule="linear_decay",
-    eval_every=0,  # the evaluation runs once, after training
-    sample_every=250,
-    checkpoint_every=500,
+  model="cyclegan",
+  dataset="mnist_styles",
+  workdir="runs/cyclegan",
+  # The paper's generator has width 64 and 9 residual blocks at 256x256; 28x28 digits on a
+  # 2-core CPU need far less (7x7 bottleneck, 64 channels there).
+  width=16,
+  cyclegan_blocks=3,
+  batch_size=16,  # the paper: 1
+  steps=3000,
+  # Zhu et al. 2017: LSGAN, lambda 10, identity 0.5 lambda, pool of 50, Adam(2e-4, beta1 0.5),
+  # constant learning rate for the first half, then linear decay to 0.
+  loss="lsgan",
+  cycle_weight=10.0,
+  identity_ratio=0.5,
+  history_pool=50,
+  lr=2e-4,
+  b1=0.5,
+  lr_schedule="linear_decay",
+  eval_every=0,  # the evaluation runs once, after training
+  sample_every=250,
+  checkpoint_every=500,
 )
 
 

@@ -14,18 +14,18 @@ from ganjax.config import Config
 
 # The TensorFlow DCGAN tutorial's network and settings, as this experiment's first default.
 TUTORIAL = Config(
-    model="dcgan",
-    dataset="mnist",
-    workdir="runs/dcgan",
-    # About 4 epochs in about 15 minutes on a 2-core CPU: small batches, because on this
-    # budget the number of updates, not images per update, decides sample quality.
-    batch_size=64,
-    steps=4000,
-    # Radford et al. 2015: Adam(2e-4, beta1=0.5), N(0, 0.02) weights, LeakyReLU(0.2).
-    lr=2e-4,
-    b1=0.5,
-    init="dcgan",
-    leak=0.2,
+  model="dcgan",
+  dataset="mnist",
+  workdir="runs/dcgan",
+  # About 4 epochs in about 15 minutes on a 2-core CPU: small batches, because on this
+  # budget the number of updates, not images per update, decides sample quality.
+  batch_size=64,
+  steps=4000,
+  # Radford et al. 2015: Adam(2e-4, beta1=0.5), N(0, 0.02) weights, LeakyReLU(0.2).
+  lr=2e-4,
+  b1=0.5,
+  init="dcgan",
+  leak=0.2,
 )
 
 

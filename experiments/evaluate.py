@@ -25,15 +25,26 @@ from ganjax.errors import UsageError
 def parse(argv):
   parser = cli.Parser(description=__doc__)
   parser.add_argument("--workdir", default="", help="a training run's --workdir")
-  parser.add_argument("--step", type=cli.checkpoint_step, default=None,
-                      help="checkpoint step, or best (the lowest fid_mnist in training; default: the latest)")
+  parser.add_argument(
+    "--step",
+    type=cli.checkpoint_step,
+    default=None,
+    help="checkpoint step, or best (the lowest fid_mnist in training; default: the latest)",
+  )
   parser.add_argument("--num_samples", type=int, default=10_000)
-  parser.add_argument("--feature_network", default="mnist",
-                      help="mnist (the shipped classifier) or inception (needs --inception_weights)")
-  parser.add_argument("--inception_weights", default="",
-                      help="path of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (never downloaded here)")
-  parser.add_argument("--real_floor", action="store_true",
-                      help="evaluate real test images against real train images instead of a generator")
+  parser.add_argument(
+    "--feature_network", default="mnist", help="mnist (the shipped classifier) or inception (needs --inception_weights)"
+  )
+  parser.add_argument(
+    "--inception_weights",
+    default="",
+    help="path of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (never downloaded here)",
+  )
+  parser.add_argument(
+    "--real_floor",
+    action="store_true",
+    help="evaluate real test images against real train images instead of a generator",
+  )
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--data_dir", default="")
   parser.add_argument("--out", default="", help="JSON path (default: <workdir>/eval_<step>.json)")
@@ -44,8 +55,10 @@ def parse(argv):
   if not args.real_floor and not args.workdir:
     raise UsageError("Pass --workdir=<a training run> (or --real_floor for the real-data floor).")
   if args.feature_network == "inception" and not args.inception_weights:
-    raise UsageError("--feature_network=inception needs --inception_weights=<path to "
-                     "pt_inception-2015-12-05-6726825d.pth> (see docs/metrics.md, Inception FID).")
+    raise UsageError(
+      "--feature_network=inception needs --inception_weights=<path to "
+      "pt_inception-2015-12-05-6726825d.pth> (see docs/metrics.md, Inception FID)."
+    )
   return args
 
 
@@ -61,8 +74,9 @@ def main(argv=None) -> None:
   start = time.perf_counter()
   network = sample_quality.feature_network(args.feature_network, args.inception_weights)
   if args.num_samples <= network.dim:  # before the reference features, which may take minutes
-    raise UsageError(f"FID on {network.dim}-d {network.name} features needs more than {network.dim} samples; "
-                     "raise --num_samples.")
+    raise UsageError(
+      f"FID on {network.dim}-d {network.name} features needs more than {network.dim} samples; raise --num_samples."
+    )
   if args.real_floor:
     dataset, what = "mnist", "real mnist test images"
     test = load_source(dataset, "test", data_dir)
@@ -80,10 +94,14 @@ def main(argv=None) -> None:
   if not args.real_floor and generator.config.num_classes:
     from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
 
-    report["label_accuracy_mnist"] = sample_quality.label_accuracy(
-        fakes, default_labels(generator.config, len(fakes)))
-  report.update(dataset=dataset, reference_split=reference_split, step=step,
-                seconds=round(time.perf_counter() - start, 1), evaluated=what)
+    report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, default_labels(generator.config, len(fakes)))
+  report.update(
+    dataset=dataset,
+    reference_split=reference_split,
+    step=step,
+    seconds=round(time.perf_counter() - start, 1),
+    evaluated=what,
+  )
   print(f"{what} vs {dataset} {reference_split} ({report['num_reference']} images)")
   for key, value in report.items():
     if isinstance(value, float):

@@ -13,17 +13,17 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="mlp",
-    dataset="mnist",
-    workdir="runs/gan_mlp",
-    loss="non_saturating",
-    init="glorot",
-    width=64,  # hidden sizes 4w, 8w, 16w in G and 8w, 4w in D
-    batch_size=64,
-    steps=30000,
-    lr=2e-4,
-    b1=0.5,
-    dropout=0.3,
+  model="mlp",
+  dataset="mnist",
+  workdir="runs/gan_mlp",
+  loss="non_saturating",
+  init="glorot",
+  width=64,  # hidden sizes 4w, 8w, 16w in G and 8w, 4w in D
+  batch_size=64,
+  steps=30000,
+  lr=2e-4,
+  b1=0.5,
+  dropout=0.3,
 )
 
 

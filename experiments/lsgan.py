@@ -12,16 +12,16 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="dcgan",
-    dataset="mnist",
-    workdir="runs/lsgan",
-    loss="lsgan",
-    lr=2e-4,
-    b1=0.5,
-    d_batchnorm=True,
-    dropout=0.0,
-    batch_size=64,
-    steps=4000,
+  model="dcgan",
+  dataset="mnist",
+  workdir="runs/lsgan",
+  loss="lsgan",
+  lr=2e-4,
+  b1=0.5,
+  d_batchnorm=True,
+  dropout=0.0,
+  batch_size=64,
+  steps=4000,
 )
 
 

@@ -15,8 +15,7 @@ import sys
 from ganjax import cli
 from ganjax.errors import UsageError
 
-DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "ganjax", "metrics", "weights",
-                           "mnist_classifier.msgpack")
+DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "ganjax", "metrics", "weights", "mnist_classifier.msgpack")
 
 
 def parse(argv):
@@ -59,8 +58,9 @@ def main(argv=None) -> None:
   @jax.jit
   def train_step(params, opt_state, images, labels, step):
     def loss_fn(p):
-      _, logits = model.apply({"params": p}, images, train=True,
-                              rngs={"dropout": jax.random.fold_in(rng.stream(key, "dropout"), step)})
+      _, logits = model.apply(
+        {"params": p}, images, train=True, rngs={"dropout": jax.random.fold_in(rng.stream(key, "dropout"), step)}
+      )
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
     loss, grads = jax.value_and_grad(loss_fn)(params)
@@ -80,8 +80,9 @@ def main(argv=None) -> None:
     batches.close()
 
   raw = test.read(np.arange(len(test)))
-  predictions = np.concatenate([np.asarray(predict(params, to_model_range(raw["image"][i:i + 1000])))
-                                for i in range(0, len(test), 1000)])
+  predictions = np.concatenate(
+    [np.asarray(predict(params, to_model_range(raw["image"][i : i + 1000]))) for i in range(0, len(test), 1000)]
+  )
   accuracy = float(np.mean(predictions == raw["label"]))
   print(f"MNIST test accuracy: {accuracy:.4f} ({len(test)} images)")
   if accuracy < 0.99:
@@ -90,8 +91,18 @@ def main(argv=None) -> None:
   with open(args.out, "wb") as f:
     f.write(flax.serialization.to_bytes(params))
   with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-    json.dump({"test_accuracy": accuracy, "steps": args.steps, "batch_size": args.batch_size,
-               "lr": args.lr, "seed": args.seed, "command": "python -m experiments.mnist_classifier"}, f, indent=2)
+    json.dump(
+      {
+        "test_accuracy": accuracy,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "command": "python -m experiments.mnist_classifier",
+      },
+      f,
+      indent=2,
+    )
   print(f"Wrote {args.out}.")
 
 

@@ -19,28 +19,28 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="pix2pix",
-    dataset="mnist_edges",
-    workdir="runs/pix2pix",
-    # The paper's objective and optimiser: lambda 100, Adam(2e-4, beta1 0.5), N(0, 0.02) weights,
-    # dropout 0.5 in the decoder's first levels.
-    l1_weight=100.0,
-    adversarial_weight=1.0,
-    lr=2e-4,
-    b1=0.5,
-    b2=0.999,
-    dropout=0.5,
-    leak=0.2,
-    # Small for the shared 2-core CPU: channels 16-32-64-128-128 in G, 16-32-64 in D; the
-    # paper's batch is 1, 16 keeps BatchNorm's statistics sane.
-    width=16,
-    batch_size=16,
-    steps=2000,
-    eval_samples=10000,  # evaluated once, after training
-    eval_every=0,
-    log_every=50,
-    sample_every=500,
-    checkpoint_every=500,
+  model="pix2pix",
+  dataset="mnist_edges",
+  workdir="runs/pix2pix",
+  # The paper's objective and optimiser: lambda 100, Adam(2e-4, beta1 0.5), N(0, 0.02) weights,
+  # dropout 0.5 in the decoder's first levels.
+  l1_weight=100.0,
+  adversarial_weight=1.0,
+  lr=2e-4,
+  b1=0.5,
+  b2=0.999,
+  dropout=0.5,
+  leak=0.2,
+  # Small for the shared 2-core CPU: channels 16-32-64-128-128 in G, 16-32-64 in D; the
+  # paper's batch is 1, 16 keeps BatchNorm's statistics sane.
+  width=16,
+  batch_size=16,
+  steps=2000,
+  eval_samples=10000,  # evaluated once, after training
+  eval_every=0,
+  log_every=50,
+  sample_every=500,
+  checkpoint_every=500,
 )
 
 

@@ -23,8 +23,12 @@ from ganjax.errors import UsageError
 def parse(argv):
   parser = cli.Parser(description=__doc__)
   parser.add_argument("--workdir", required=True, help="a training run's --workdir")
-  parser.add_argument("--step", type=cli.checkpoint_step, default=None,
-                      help="checkpoint step, or best (the lowest fid_mnist; default: the latest)")
+  parser.add_argument(
+    "--step",
+    type=cli.checkpoint_step,
+    default=None,
+    help="checkpoint step, or best (the lowest fid_mnist; default: the latest)",
+  )
   parser.add_argument("--num", type=int, default=1000, help="how many images")
   parser.add_argument("--out", default="samples.npz", help="output file: .npz or .png")
   parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
@@ -70,7 +74,7 @@ def main(argv=None) -> None:
     columns = columns or math.ceil(math.sqrt(len(out)))
     images.save_png(args.out, images.grid(out, columns=columns))
     if labels is not None:
-      rows = [labels[i:i + columns] for i in range(0, len(labels), columns)]
+      rows = [labels[i : i + columns] for i in range(0, len(labels), columns)]
       with open(args.out + ".labels.txt", "w") as f:
         f.write("".join(" ".join(str(x) for x in row) + "\n" for row in rows))
   else:

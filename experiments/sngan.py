@@ -13,17 +13,17 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="dcgan",
-    dataset="mnist",
-    workdir="runs/sngan",
-    loss="hinge",
-    spectral_norm=True,
-    lr=2e-4,
-    b1=0.5,
-    b2=0.999,
-    dropout=0.0,
-    batch_size=64,
-    steps=4000,
+  model="dcgan",
+  dataset="mnist",
+  workdir="runs/sngan",
+  loss="hinge",
+  spectral_norm=True,
+  lr=2e-4,
+  b1=0.5,
+  b2=0.999,
+  dropout=0.0,
+  batch_size=64,
+  steps=4000,
 )
 
 

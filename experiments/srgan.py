@@ -38,35 +38,35 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="srgan",
-    dataset="sr_photos",
-    workdir="runs/srgan",
-    width=32,
-    residual_blocks=6,
-    upscale=4,
-    hr_crop_size=48,
-    batch_size=16,
-    steps=2500,
-    pretrain_steps=2000,
-    # 1e-3 halving every 700 steps: 1.4e-4 when SRGAN takes over at step 2,000 (the paper
-    # trains at 1e-4, then 1e-5), and a schedule that does not depend on --steps, so an
-    # SRResNet run continued adversarially keeps its learning rate.
-    lr=1e-3,
-    lr_schedule="exponential",
-    decay_steps=700,
-    decay_rate=0.5,
-    b1=0.9,
-    loss="non_saturating",
-    leak=0.2,
-    content_weight=1.0,
-    perceptual_weight=0.0,
-    # The paper's 1e-3 weighs VGG54 features; against the pixel MSE of a 2,000-step SRResNet it
-    # took over (held-out PSNR 26.90 dB after 1,000 steps, bicubic 28.75); 1e-4 kept 28.92.
-    adversarial_weight=1e-4,
-    eval_every=0,
-    log_every=50,
-    sample_every=500,
-    checkpoint_every=500,
+  model="srgan",
+  dataset="sr_photos",
+  workdir="runs/srgan",
+  width=32,
+  residual_blocks=6,
+  upscale=4,
+  hr_crop_size=48,
+  batch_size=16,
+  steps=2500,
+  pretrain_steps=2000,
+  # 1e-3 halving every 700 steps: 1.4e-4 when SRGAN takes over at step 2,000 (the paper
+  # trains at 1e-4, then 1e-5), and a schedule that does not depend on --steps, so an
+  # SRResNet run continued adversarially keeps its learning rate.
+  lr=1e-3,
+  lr_schedule="exponential",
+  decay_steps=700,
+  decay_rate=0.5,
+  b1=0.9,
+  loss="non_saturating",
+  leak=0.2,
+  content_weight=1.0,
+  perceptual_weight=0.0,
+  # The paper's 1e-3 weighs VGG54 features; against the pixel MSE of a 2,000-step SRResNet it
+  # took over (held-out PSNR 26.90 dB after 1,000 steps, bicubic 28.75); 1e-4 kept 28.92.
+  adversarial_weight=1e-4,
+  eval_every=0,
+  log_every=50,
+  sample_every=500,
+  checkpoint_every=500,
 )
 
 

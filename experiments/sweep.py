@@ -38,10 +38,21 @@ def parse(argv):
   parser.add_argument("experiment", help="a training experiment: dcgan, cgan, wgan_gp, ...")
   parser.add_argument("--workdir", required=True, help="the sweep's folder: one sub-folder per run")
   parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 of every configuration")
-  parser.add_argument("--set", action="append", default=[], metavar="NAME=V[,V...]", dest="sets",
-                      help="one value: fixed for every run; several: an axis of the grid")
-  parser.add_argument("--ablate", action="append", default=[], metavar="NAME=V[,V...]",
-                      help="each value one configuration that changes NAME alone from the baseline")
+  parser.add_argument(
+    "--set",
+    action="append",
+    default=[],
+    metavar="NAME=V[,V...]",
+    dest="sets",
+    help="one value: fixed for every run; several: an axis of the grid",
+  )
+  parser.add_argument(
+    "--ablate",
+    action="append",
+    default=[],
+    metavar="NAME=V[,V...]",
+    help="each value one configuration that changes NAME alone from the baseline",
+  )
   parser.add_argument("--shard", default="0/1", help="i/n: run every n-th run from the i-th")
   parser.add_argument("--final_samples", type=int, default=10_000, help="samples for a GAN run's final score")
   parser.add_argument("--report_only", action="store_true", help="write the tables of the finished runs; train nothing")
@@ -50,8 +61,9 @@ def parse(argv):
   if args.seeds <= 0:
     raise UsageError(f"--seeds={args.seeds} must be a positive integer.")
   if args.final_samples <= 256:
-    raise UsageError(f"--final_samples={args.final_samples} is too few: fid_mnist on 256-d features needs more "
-                     "than 256.")
+    raise UsageError(
+      f"--final_samples={args.final_samples} is too few: fid_mnist on 256-d features needs more than 256."
+    )
   return args
 
 
@@ -86,8 +98,10 @@ def main(argv=None) -> None:
         outcome = sweep.execute(args.experiment, run, configs[run], args.final_samples)
         if stop or outcome == "stopped":
           newest = sweep.latest_checkpoint_step(run.workdir)
-          print(f"Sweep stopped during {run.config_name} seed {run.seed} (newest checkpoint: step {newest} of "
-                f"{configs[run].steps}); run the same command to resume.")
+          print(
+            f"Sweep stopped during {run.config_name} seed {run.seed} (newest checkpoint: step {newest} of "
+            f"{configs[run].steps}); run the same command to resume."
+          )
           return
         if outcome != "done":
           failures.append(f"{run.config_name} seed {run.seed} ({outcome})")
@@ -100,8 +114,10 @@ def main(argv=None) -> None:
   finished = sum(len(r.scores) for r in results)
   print(f"{finished} of {len(runs)} runs finished; wrote {', '.join(paths)}.")
   if failures:
-    raise UsageError(f"{len(failures)} run(s) failed: {'; '.join(failures)}. Fix the cause and run the same "
-                     "command again; finished runs are kept.")
+    raise UsageError(
+      f"{len(failures)} run(s) failed: {'; '.join(failures)}. Fix the cause and run the same "
+      "command again; finished runs are kept."
+    )
 
 
 if __name__ == "__main__":

@@ -18,27 +18,27 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="vae",
-    dataset="mnist",
-    workdir="runs/vae",
-    likelihood="bernoulli",
-    beta=1.0,
-    latent_dim=32,
-    width=32,
-    batch_size=128,
-    # About 13 epochs; Adam 1e-3, cosine decay to 1e-4.
-    steps=6000,
-    lr=1e-3,
-    b1=0.9,
-    b2=0.999,
-    lr_schedule="warmup_cosine",
-    warmup_steps=200,
-    min_lr_ratio=0.1,
-    eval_samples=10000,  # evaluated once, after training
-    eval_every=0,
-    log_every=100,
-    sample_every=1000,
-    checkpoint_every=1000,
+  model="vae",
+  dataset="mnist",
+  workdir="runs/vae",
+  likelihood="bernoulli",
+  beta=1.0,
+  latent_dim=32,
+  width=32,
+  batch_size=128,
+  # About 13 epochs; Adam 1e-3, cosine decay to 1e-4.
+  steps=6000,
+  lr=1e-3,
+  b1=0.9,
+  b2=0.999,
+  lr_schedule="warmup_cosine",
+  warmup_steps=200,
+  min_lr_ratio=0.1,
+  eval_samples=10000,  # evaluated once, after training
+  eval_every=0,
+  log_every=100,
+  sample_every=1000,
+  checkpoint_every=1000,
 )
 
 

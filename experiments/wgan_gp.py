@@ -14,21 +14,21 @@ from ganjax import cli
 from ganjax.config import Config
 
 DEFAULTS = Config(
-    model="dcgan",
-    dataset="mnist",
-    workdir="runs/wgan_gp",
-    loss="wgan_gp",
-    gradient_penalty=10.0,
-    d_steps=5,
-    lr=1e-4,
-    b1=0.0,
-    b2=0.9,
-    dropout=0.0,
-    d_batchnorm=False,
-    batch_size=64,
-    # 3,000 generator updates (15,000 critic updates): fid_mnist 67.3 on 10,000 samples, about
-    # 27 minutes on a quiet 2-core CPU at 0.54 s a step.
-    steps=3000,
+  model="dcgan",
+  dataset="mnist",
+  workdir="runs/wgan_gp",
+  loss="wgan_gp",
+  gradient_penalty=10.0,
+  d_steps=5,
+  lr=1e-4,
+  b1=0.0,
+  b2=0.9,
+  dropout=0.0,
+  d_batchnorm=False,
+  batch_size=64,
+  # 3,000 generator updates (15,000 critic updates): fid_mnist 67.3 on 10,000 samples, about
+  # 27 minutes on a quiet 2-core CPU at 0.54 s a step.
+  steps=3000,
 )
 
 

@@ -107,19 +107,18 @@ def best_dir(workdir: str) -> str:
 
 def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
-                               item_names=("state", "data", "config"))
+  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_names=("state", "data", "config"))
 
 
 def open_best_manager(workdir: str) -> ocp.CheckpointManager:
   """The manager of `<workdir>/best/`: one checkpoint, the lowest BEST_METRIC so far."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC], best_mode="min",
-                                         create=True)
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[BEST_METRIC], best_mode="min", create=True)
   return ocp.CheckpointManager(best_dir(workdir), options=options, item_names=("state", "data", "config"))
 
 
-def save(manager: ocp.CheckpointManager, state: State, data_position: dict, config: Config,
-         metrics: dict | None = None) -> int:
+def save(
+  manager: ocp.CheckpointManager, state: State, data_position: dict, config: Config, metrics: dict | None = None
+) -> int:
   """Saves an un-replicated `state` (asynchronously: call `manager.wait_until_finished`).
 
   `metrics` feed a manager that keeps the best checkpoints by a metric.
@@ -127,10 +126,16 @@ def save(manager: ocp.CheckpointManager, state: State, data_position: dict, conf
   items = jax.device_get(state.checkpoint_items())
   step = int(items["step"])
   try:
-    manager.save(step, args=ocp.args.Composite(
+    manager.save(
+      step,
+      args=ocp.args.Composite(
         state=ocp.args.StandardSave(items),
         data=ocp.args.JsonSave(data_position),
-        config=ocp.args.JsonSave(dataclasses.asdict(config))), metrics=metrics, force=True)
+        config=ocp.args.JsonSave(dataclasses.asdict(config)),
+      ),
+      metrics=metrics,
+      force=True,
+    )
   except Exception as e:  # this save's own failure, or the previous (asynchronous) one's
     raise SaveFailed(describe_save_failure(manager, e)) from e
   return step
@@ -144,8 +149,10 @@ def describe_save_failure(manager: ocp.CheckpointManager, error: BaseException) 
   committed = [s for s in manager.all_steps(read=True)]
   kept = f"the checkpoint at step {max(committed)} is intact" if committed else "no earlier checkpoint exists"
   why = "the disk is full" if is_disk_full(error) else f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
-  return (f"Saving a checkpoint in {manager.directory} failed ({why}); {kept} and the run stopped: free some "
-          "space (or fix the cause) and run the same command to resume.")
+  return (
+    f"Saving a checkpoint in {manager.directory} failed ({why}); {kept} and the run stopped: free some "
+    "space (or fix the cause) and run the same command to resume."
+  )
 
 
 def check_saves(manager: ocp.CheckpointManager, wait: bool = False) -> None:
@@ -164,13 +171,16 @@ def read_config(manager: ocp.CheckpointManager, step: int) -> dict:
     restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
     return dict(restored["config"])
   except Exception as e:  # Orbax raises many kinds for a missing/garbled item
-    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt "
-                     f"(its config {path} is unreadable); move it out of the way or use "
-                     "another --workdir (it was left untouched).") from e
+    raise CorruptCheckpoint(
+      f"The checkpoint at step {step} in {manager.directory} is corrupt "
+      f"(its config {path} is unreadable); move it out of the way or use "
+      "another --workdir (it was left untouched)."
+    ) from e
 
 
-def restore(manager: ocp.CheckpointManager, step: int, template: State,
-            config: Config | None = None) -> tuple[State, dict, dict]:
+def restore(
+  manager: ocp.CheckpointManager, step: int, template: State, config: Config | None = None
+) -> tuple[State, dict, dict]:
   """(state, data position, saved config) at `step`, in the structure of `template`.
 
   With `config`, refuses a checkpoint whose architecture differs from it.
@@ -179,16 +189,21 @@ def restore(manager: ocp.CheckpointManager, step: int, template: State,
   if config is not None:
     diffs = architecture_differences(saved_config, config)
     if diffs:
-      raise UsageError(f"The checkpoint at step {step} in {manager.directory} is from a different model "
-                       f"({'; '.join(diffs)}); use another --workdir or the same settings.")
+      raise UsageError(
+        f"The checkpoint at step {step} in {manager.directory} is from a different model "
+        f"({'; '.join(diffs)}); use another --workdir or the same settings."
+      )
   target = jax.tree.map(np.asarray, jax.device_get(template.checkpoint_items()))
   try:
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()))
+    restored = manager.restore(
+      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore())
+    )
   except Exception as e:
-    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
-                            f"({type(e).__name__}); move it out of the way or use another --workdir "
-                            "(it was left untouched).") from e
+    raise CorruptCheckpoint(
+      f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
+      f"({type(e).__name__}); move it out of the way or use another --workdir "
+      "(it was left untouched)."
+    ) from e
   return template.with_checkpoint_items(restored["state"]), dict(restored["data"]), saved_config
 
 
@@ -196,11 +211,14 @@ def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, 
   """(G weights to sample with, g_batch_stats, data position, saved config) at `step`, without a template."""
   saved_config = read_config(manager, step)
   try:
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(), data=ocp.args.JsonRestore()))
+    restored = manager.restore(
+      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), data=ocp.args.JsonRestore())
+    )
   except Exception as e:
-    raise CorruptCheckpoint(f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
-                            f"({type(e).__name__}); move it out of the way or pick another --workdir.") from e
+    raise CorruptCheckpoint(
+      f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
+      f"({type(e).__name__}); move it out of the way or pick another --workdir."
+    ) from e
   state = restored["state"]
   # A run with an EMA generator samples and evaluates with the averaged weights.
   g_params = state.get("g_ema_params", state["g_params"])
@@ -238,8 +256,9 @@ def warn(message: str) -> None:
   print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def restore_newest_intact(workdir: str, keep: int, template: State,
-                          config: Config) -> tuple[ocp.CheckpointManager, State | None, int | None]:
+def restore_newest_intact(
+  workdir: str, keep: int, template: State, config: Config
+) -> tuple[ocp.CheckpointManager, State | None, int | None]:
   """(manager, state, step) from the newest checkpoint that reads back whole.
 
   Newer step directories that are corrupt (a truncated file, a missing item) or partial (a
@@ -255,8 +274,10 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name) if primary else SKIPPED_DIR
-    warn(f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while "
-         f"writing it); skipped it and moved it to {where}.")
+    warn(
+      f"{os.path.join(path, name)} is an unfinished save (the run was killed, or its disk filled, while "
+      f"writing it); skipped it and moved it to {where}."
+    )
   names = [n for n in names if not _is_partial(n)]
   distributed.wait_for_all("ganjax_partial_saves_moved")
   skipped = []
@@ -278,8 +299,10 @@ def restore_newest_intact(workdir: str, keep: int, template: State,
     manager.close()  # it has listed the skipped steps; reopen once they are moved aside
     for step, error in skipped:
       where = move_aside(workdir, str(step)) if primary else SKIPPED_DIR
-      warn(f"the checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
-           f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; resuming from step {found}.")
+      warn(
+        f"the checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
+        f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; resuming from step {found}."
+      )
     distributed.wait_for_all("ganjax_corrupt_checkpoints_moved")
     manager = open_manager(workdir, keep)
   return manager, state, found
@@ -296,8 +319,10 @@ def set_aside_unreadable_best(workdir: str) -> None:
   names = os.listdir(path) if os.path.isdir(path) else []
   for name in sorted(n for n in names if _is_partial(n)):
     where = move_aside(workdir, name, best=True)
-    warn(f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its "
-         f"disk filled, while writing it); skipped it and moved it to {where}.")
+    warn(
+      f"{os.path.join(path, name)} is an unfinished save of the best checkpoint (the run was killed, or its "
+      f"disk filled, while writing it); skipped it and moved it to {where}."
+    )
   steps = sorted(int(n) for n in names if n.isdigit())
   if not steps:
     return
@@ -313,6 +338,8 @@ def set_aside_unreadable_best(workdir: str) -> None:
     manager.close()
   for step, error in skipped:
     where = move_aside(workdir, str(step), best=True)
-    warn(f"the best checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
-         f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; the next evaluation "
-         "keeps a new best.")
+    warn(
+      f"the best checkpoint at step {step} ({os.path.join(path, str(step))}) is corrupt or incomplete "
+      f"({type(error.__cause__).__name__}); skipped it and moved it to {where}; the next evaluation "
+      "keeps a new best."
+    )

@@ -17,8 +17,8 @@ from ganjax.config import ACCELERATORS, Config, field_types, validate
 from ganjax.errors import UsageError, report_full_disk_once
 
 INSTALL_HINT = {
-    "gpu": "install the CUDA build of JAX (pip install -e '.[cuda]') or use --accelerator=cpu",
-    "tpu": "install the TPU build of JAX (pip install -e '.[tpu]') on a TPU VM or use --accelerator=cpu",
+  "gpu": "install the CUDA build of JAX (pip install -e '.[cuda]') or use --accelerator=cpu",
+  "tpu": "install the TPU build of JAX (pip install -e '.[tpu]') on a TPU VM or use --accelerator=cpu",
 }
 
 
@@ -60,21 +60,29 @@ def choose_preset(defaults: Config, presets: Mapping[str, Config], argv: Sequenc
   return presets[known.preset] if known.preset else defaults
 
 
-def parse_flags(defaults: Config, argv: Sequence[str] | None, description: str = "",
-                presets: Mapping[str, Config] | None = None) -> Config:
+def parse_flags(
+  defaults: Config, argv: Sequence[str] | None, description: str = "", presets: Mapping[str, Config] | None = None
+) -> Config:
   """`--name=value` for every Config field, defaulting to the experiment's values (or those of
   the `--preset` chosen from `presets`)."""
   defaults = choose_preset(defaults, presets or {}, argv)
   parser = Parser(description=description)
   if presets:
-    parser.add_argument("--preset", default="", help=f"start from other defaults: {', '.join(presets)} "
-                        "(the other flags still override them)")
+    parser.add_argument(
+      "--preset",
+      default="",
+      help=f"start from other defaults: {', '.join(presets)} (the other flags still override them)",
+    )
   types = field_types()
   for field in dataclasses.fields(Config):
     kind = types[field.name]
     kind = _parse_bool if kind is bool else kind
-    parser.add_argument(f"--{field.name}", type=kind, default=getattr(defaults, field.name),
-                        help=f"default: {getattr(defaults, field.name)!r}")
+    parser.add_argument(
+      f"--{field.name}",
+      type=kind,
+      default=getattr(defaults, field.name),
+      help=f"default: {getattr(defaults, field.name)!r}",
+    )
   args = vars(parser.parse_args(argv))
   args.pop("preset", None)
   return validate(Config(**args))
@@ -142,8 +150,12 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
   return 0
 
 
-def run_experiment(defaults: Config, argv: Sequence[str] | None = None, description: str = "",
-                   presets: Mapping[str, Config] | None = None) -> int:
+def run_experiment(
+  defaults: Config,
+  argv: Sequence[str] | None = None,
+  description: str = "",
+  presets: Mapping[str, Config] | None = None,
+) -> int:
   """Parses flags over `defaults` (or a `--preset` of `presets`), picks the accelerator, trains,
   for the families scored once at the end (ganjax.train.results) scores the finished run, and
   ends with a summary of where the results are (ganjax.train.summary). Returns the exit status."""

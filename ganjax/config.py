@@ -134,20 +134,65 @@ class Config:
 # The fields every family takes: data, the run, optimisation, several processes. The rest belong
 # to one family or some (each family's `config.FIELDS`), and a family refuses those it does not
 # take (`ganjax.train.registry.validate`).
-RUN_FIELDS = ("model", "dataset", "image_size", "data_dir", "batch_size", "steps", "seed", "accelerator", "workdir",
-              "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "eval_every", "eval_samples",
-              "skip_nonfinite", "num_processes", "process_id", "coordinator_address", "width", "lr", "b1", "b2",
-              "lr_schedule", "decay_steps", "decay_rate", "warmup_steps", "cycle_steps", "min_lr_ratio")
+RUN_FIELDS = (
+  "model",
+  "dataset",
+  "image_size",
+  "data_dir",
+  "batch_size",
+  "steps",
+  "seed",
+  "accelerator",
+  "workdir",
+  "log_every",
+  "sample_every",
+  "checkpoint_every",
+  "keep_checkpoints",
+  "eval_every",
+  "eval_samples",
+  "skip_nonfinite",
+  "num_processes",
+  "process_id",
+  "coordinator_address",
+  "width",
+  "lr",
+  "b1",
+  "b2",
+  "lr_schedule",
+  "decay_steps",
+  "decay_rate",
+  "warmup_steps",
+  "cycle_steps",
+  "min_lr_ratio",
+)
 # What every two-player family (G and D, each its own optimiser) takes beyond those.
 PLAYER_FIELDS = ("g_optimizer", "d_optimizer", "d_lr", "d_weight_decay")
 
 
 # Fields that decide the shapes in the state pytree: a checkpoint is only resumable, or
 # loadable for sampling, by a config that agrees on all of them.
-ARCHITECTURE_FIELDS = ("model", "latent_dim", "width", "dataset", "image_size", "g_batchnorm", "d_batchnorm",
-                       "spectral_norm", "replay_size", "g_optimizer", "d_optimizer", "num_classes",
-                       "d_conditioning", "progressive_steps", "cyclegan_blocks", "history_pool", "residual_blocks",
-                       "upscale", "hr_crop_size", "likelihood")
+ARCHITECTURE_FIELDS = (
+  "model",
+  "latent_dim",
+  "width",
+  "dataset",
+  "image_size",
+  "g_batchnorm",
+  "d_batchnorm",
+  "spectral_norm",
+  "replay_size",
+  "g_optimizer",
+  "d_optimizer",
+  "num_classes",
+  "d_conditioning",
+  "progressive_steps",
+  "cyclegan_blocks",
+  "history_pool",
+  "residual_blocks",
+  "upscale",
+  "hr_crop_size",
+  "likelihood",
+)
 
 
 def architecture_differences(saved: dict, config: Config) -> list[str]:
@@ -155,12 +200,12 @@ def architecture_differences(saved: dict, config: Config) -> list[str]:
   current = dataclasses.asdict(config)
   defaults = dataclasses.asdict(Config())
   old = {k: saved.get(k, defaults[k]) for k in ARCHITECTURE_FIELDS}  # fields added later
-  diffs = [f"{k}={old[k]!r} in the checkpoint, {current[k]!r} now"
-           for k in ARCHITECTURE_FIELDS if old[k] != current[k]]
+  diffs = [f"{k}={old[k]!r} in the checkpoint, {current[k]!r} now" for k in ARCHITECTURE_FIELDS if old[k] != current[k]]
   saved_ema = saved.get("ema_decay", 0.0) > 0
   if saved_ema != (config.ema_decay > 0):
-    diffs.append(f"EMA generator {'on' if saved_ema else 'off'} in the checkpoint, "
-                 f"{'on' if config.ema_decay > 0 else 'off'} now")
+    diffs.append(
+      f"EMA generator {'on' if saved_ema else 'off'} in the checkpoint, {'on' if config.ema_decay > 0 else 'off'} now"
+    )
   return diffs
 
 
@@ -169,10 +214,15 @@ def check_types(config: Config) -> None:
   for name, kind in field_types().items():
     value = getattr(config, name)
     # bool is an int to Python; 3 is a fine float.
-    ok = (isinstance(value, bool) if kind is bool else
-          isinstance(value, int) and not isinstance(value, bool) if kind is int else
-          isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
-          isinstance(value, kind))
+    ok = (
+      isinstance(value, bool)
+      if kind is bool
+      else isinstance(value, int) and not isinstance(value, bool)
+      if kind is int
+      else isinstance(value, (int, float)) and not isinstance(value, bool)
+      if kind is float
+      else isinstance(value, kind)
+    )
     if not ok:
       raise UsageError(f"--{name}={value!r} is not a{'n' if kind is int else ''} {kind.__name__}.")
     if kind is float and not math.isfinite(value):
@@ -184,22 +234,41 @@ def validate(config: Config) -> Config:
   from ganjax.train import registry  # pylint: disable=g-import-not-at-top  (it imports this module)
 
   check_types(config)
-  choices = {"accelerator": ACCELERATORS, "init": INITS, "loss": LOSSES, "model": tuple(registry.models()),
-             "g_optimizer": OPTIMIZERS, "d_optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
-             "d_conditioning": CONDITIONINGS}
+  choices = {
+    "accelerator": ACCELERATORS,
+    "init": INITS,
+    "loss": LOSSES,
+    "model": tuple(registry.models()),
+    "g_optimizer": OPTIMIZERS,
+    "d_optimizer": OPTIMIZERS,
+    "lr_schedule": LR_SCHEDULES,
+    "d_conditioning": CONDITIONINGS,
+  }
   for name, allowed in choices.items():
     if getattr(config, name) not in allowed:
       raise UsageError(f"--{name}={getattr(config, name)} is not one of {', '.join(allowed)}.")
-  positive = ("latent_dim", "width", "batch_size", "steps", "log_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints", "d_steps", "decay_steps", "cycle_steps")
+  positive = (
+    "latent_dim",
+    "width",
+    "batch_size",
+    "steps",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "d_steps",
+    "decay_steps",
+    "cycle_steps",
+  )
   for name in positive:
     if getattr(config, name) <= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be a positive integer.")
   if config.eval_every < 0:
     raise UsageError(f"--eval_every={config.eval_every} must be 0 (off) or a positive integer.")
   if config.eval_every and config.eval_samples <= 256:
-    raise UsageError(f"--eval_samples={config.eval_samples} is too few: fid_mnist on 256-d features needs "
-                     "more than 256.")
+    raise UsageError(
+      f"--eval_samples={config.eval_samples} is too few: fid_mnist on 256-d features needs more than 256."
+    )
   if not config.lr > 0:
     raise UsageError(f"--lr={config.lr} must be positive.")
   for name in ("b1", "b2", "dropout"):
@@ -219,45 +288,67 @@ def validate(config: Config) -> Config:
   if config.num_processes < 0:
     raise UsageError(f"--num_processes={config.num_processes} must be 1 (one process), more, or 0 (detect).")
   if config.num_processes > 1 and not 0 <= config.process_id < config.num_processes:
-    raise UsageError(f"--process_id={config.process_id} must be in [0, {config.num_processes}) "
-                     f"for --num_processes={config.num_processes}.")
+    raise UsageError(
+      f"--process_id={config.process_id} must be in [0, {config.num_processes}) "
+      f"for --num_processes={config.num_processes}."
+    )
   if config.num_processes > 1 and config.eval_every and config.eval_samples % config.num_processes:
-    raise UsageError(f"--eval_samples={config.eval_samples} must be a multiple of --num_processes="
-                     f"{config.num_processes}: each process draws an equal share.")
+    raise UsageError(
+      f"--eval_samples={config.eval_samples} must be a multiple of --num_processes="
+      f"{config.num_processes}: each process draws an equal share."
+    )
   return config
 
 
 def _validate_tricks(config: Config) -> None:
   """Ranges of the regularisers and schedules, and the combinations that make no sense."""
-  non_negative = ("gradient_penalty", "r1_penalty", "clip_weights", "d_l2", "d_weight_decay",
-                  "instance_noise", "instance_noise_steps", "replay_size", "d_lr", "warmup_steps", "num_classes",
-                  "image_size", "progressive_steps")
+  non_negative = (
+    "gradient_penalty",
+    "r1_penalty",
+    "clip_weights",
+    "d_l2",
+    "d_weight_decay",
+    "instance_noise",
+    "instance_noise_steps",
+    "replay_size",
+    "d_lr",
+    "warmup_steps",
+    "num_classes",
+    "image_size",
+    "progressive_steps",
+  )
   for name in non_negative:
     if not getattr(config, name) >= 0:
       raise UsageError(f"--{name}={getattr(config, name)} must be 0 (off) or positive.")
   if not 0.0 < config.real_label <= 1.0:
     raise UsageError(f"--real_label={config.real_label} must be in (0, 1]; 0.9 is one-sided label smoothing.")
   if config.real_label != 1.0 and config.loss not in LABELLED_LOSSES:
-    raise UsageError(f"--real_label applies to the {', '.join(LABELLED_LOSSES)} losses, whose D classifies "
-                     f"real vs fake; --loss={config.loss} has no labels to smooth.")
+    raise UsageError(
+      f"--real_label applies to the {', '.join(LABELLED_LOSSES)} losses, whose D classifies "
+      f"real vs fake; --loss={config.loss} has no labels to smooth."
+    )
   if config.clip_weights and config.loss != "wgan":
-    raise UsageError(f"--clip_weights is WGAN's Lipschitz constraint and needs --loss=wgan, not "
-                     f"--loss={config.loss}.")
+    raise UsageError(f"--clip_weights is WGAN's Lipschitz constraint and needs --loss=wgan, not --loss={config.loss}.")
   if config.loss == "wgan" and not (config.clip_weights or config.spectral_norm or config.gradient_penalty):
-    raise UsageError("--loss=wgan needs a Lipschitz constraint on the critic: --clip_weights=0.01, "
-                     "--spectral_norm=true or --gradient_penalty=10.")
+    raise UsageError(
+      "--loss=wgan needs a Lipschitz constraint on the critic: --clip_weights=0.01, "
+      "--spectral_norm=true or --gradient_penalty=10."
+    )
   if config.loss == "wgan_gp" and not config.gradient_penalty:
     raise UsageError("--loss=wgan_gp needs --gradient_penalty > 0 (the paper uses 10).")
   if config.gradient_penalty and config.d_batchnorm:
-    raise UsageError("The gradient penalty is per example and BatchNorm mixes examples: use "
-                     "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4).")
+    raise UsageError(
+      "The gradient penalty is per example and BatchNorm mixes examples: use "
+      "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4)."
+    )
   if config.progressive_steps and config.model != "dcgan":
     raise UsageError("--progressive_steps grows the DCGAN (7 -> 14 -> 28 pixels); use it with --model=dcgan.")
   if config.progressive_steps and config.replay_size:
     raise UsageError("--replay_size does not combine with --progressive_steps: past fakes have another resolution.")
   if config.replay_size and config.num_classes:
-    raise UsageError("--replay_size does not combine with a conditional model (--num_classes) yet: the buffer "
-                     "keeps no labels.")
+    raise UsageError(
+      "--replay_size does not combine with a conditional model (--num_classes) yet: the buffer keeps no labels."
+    )
   if config.replay_size and not 0.0 < config.replay_share < 1.0:
     raise UsageError(f"--replay_share={config.replay_share} must be in (0, 1) when --replay_size is on.")
   if not 0.0 <= config.ema_decay < 1.0:

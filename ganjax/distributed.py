@@ -41,9 +41,11 @@ def lost_contact(error: BaseException) -> LostContact | None:
     cause = cause.__cause__ or cause.__context__
   if cause is None:
     return None
-  return LostContact(f"Process {jax.process_index()} lost contact with the other processes of the run "
-                     f"({str(cause).splitlines()[0][:160]}); the newest checkpoint is intact: start every "
-                     "process again with the same command to resume.")
+  return LostContact(
+    f"Process {jax.process_index()} lost contact with the other processes of the run "
+    f"({str(cause).splitlines()[0][:160]}); the newest checkpoint is intact: start every "
+    "process again with the same command to resume."
+  )
 
 
 def initialize(config: Config) -> None:
@@ -59,17 +61,22 @@ def initialize(config: Config) -> None:
   else:
     address = config.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
     if not address:
-      raise UsageError(f"--num_processes={config.num_processes} needs --coordinator_address=host:port "
-                       "(process 0's machine and a free port), the same for every process.")
+      raise UsageError(
+        f"--num_processes={config.num_processes} needs --coordinator_address=host:port "
+        "(process 0's machine and a free port), the same for every process."
+      )
     where = address
     kwargs = dict(coordinator_address=address, num_processes=config.num_processes, process_id=config.process_id)
   try:
-    jax.distributed.initialize(initialization_timeout=JOIN_TIMEOUT_S,
-                               heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S, **kwargs)
+    jax.distributed.initialize(
+      initialization_timeout=JOIN_TIMEOUT_S, heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S, **kwargs
+    )
   except Exception as e:  # RuntimeError, ValueError, XLA's errors: all mean "could not join"
-    raise UsageError(f"Could not join the distributed run at {where} ({type(e).__name__}: "
-                     f"{str(e).splitlines()[0][:200]}); start every process with the same --num_processes "
-                     "and --coordinator_address.") from e
+    raise UsageError(
+      f"Could not join the distributed run at {where} ({type(e).__name__}: "
+      f"{str(e).splitlines()[0][:200]}); start every process with the same --num_processes "
+      "and --coordinator_address."
+    ) from e
   _orbax_barriers_on_the_coordination_service()
 
 

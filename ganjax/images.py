@@ -23,7 +23,7 @@ def grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np
   for i, image in enumerate(images):
     r, col = divmod(i, columns)
     top, left = padding + r * (h + padding), padding + col * (w + padding)
-    out[top:top + h, left:left + w] = image
+    out[top : top + h, left : left + w] = image
   return out
 
 

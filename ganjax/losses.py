@@ -72,7 +72,7 @@ def wasserstein_g_loss(fake_logits: jax.Array) -> jax.Array:
 
 def least_squares_d_loss(real_logits: jax.Array, fake_logits: jax.Array, real_label: float = 1.0) -> jax.Array:
   """Mao et al. 2017, eq. 2 with a=0, b=real_label (1), c=1: 1/2 E[(D(x)-b)^2] + 1/2 E[D(G(z))^2]."""
-  return 0.5 * jnp.mean((real_logits - real_label) ** 2) + 0.5 * jnp.mean(fake_logits ** 2)
+  return 0.5 * jnp.mean((real_logits - real_label) ** 2) + 0.5 * jnp.mean(fake_logits**2)
 
 
 def least_squares_g_loss(fake_logits: jax.Array) -> jax.Array:
@@ -95,13 +95,11 @@ def make_loss(name: str, real_label: float = 1.0) -> AdversarialLoss:
   if name == "minimax":
     return AdversarialLoss(functools.partial(non_saturating_d_loss, real_label=real_label), minimax_g_loss, True)
   if name == "non_saturating":
-    return AdversarialLoss(functools.partial(non_saturating_d_loss, real_label=real_label),
-                           non_saturating_g_loss, True)
+    return AdversarialLoss(functools.partial(non_saturating_d_loss, real_label=real_label), non_saturating_g_loss, True)
   if name in ("wgan", "wgan_gp"):  # the same loss; wgan_gp's penalty is a regulariser
     return AdversarialLoss(wasserstein_d_loss, wasserstein_g_loss, False)
   if name == "lsgan":
-    return AdversarialLoss(functools.partial(least_squares_d_loss, real_label=real_label),
-                           least_squares_g_loss, False)
+    return AdversarialLoss(functools.partial(least_squares_d_loss, real_label=real_label), least_squares_g_loss, False)
   if name == "hinge":
     return AdversarialLoss(hinge_d_loss, hinge_g_loss, False)
   raise ValueError(f"unknown loss {name}")

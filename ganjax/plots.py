@@ -12,9 +12,9 @@ from ganjax import jsonl
 Panels = tuple[tuple[str, tuple[str, ...]], ...]
 
 GAN_PANELS: Panels = (
-    ("losses", ("d_loss", "g_loss")),
-    ("discriminator outputs (mean probability; mean score for wgan, lsgan, hinge)", ("d_real", "d_fake")),
-    ("gradient norms", ("d_grad_norm", "g_grad_norm")),
+  ("losses", ("d_loss", "g_loss")),
+  ("discriminator outputs (mean probability; mean score for wgan, lsgan, hinge)", ("d_real", "d_fake")),
+  ("gradient norms", ("d_grad_norm", "g_grad_norm")),
 )
 
 
@@ -28,8 +28,9 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
   return (cumulative[1:] - cumulative[starts]) / counts
 
 
-def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None,
-                panels: Panels = GAN_PANELS) -> tuple[str, ...]:
+def plot_curves(
+  metrics_path: str, out_path: str, eval_path: str | None = None, panels: Panels = GAN_PANELS
+) -> tuple[str, ...]:
   """Writes one figure with a panel per metric group that the run logged; raw steps faint,
   smoothed solid.
 
@@ -61,7 +62,7 @@ def plot_curves(metrics_path: str, out_path: str, eval_path: str | None = None,
   for ax, (title, keys) in zip(axes, panels):
     for key in keys:
       values = np.array([r[key] for r in rows], dtype=np.float64)
-      line, = ax.plot(steps, smooth(values, window), label=key)
+      (line,) = ax.plot(steps, smooth(values, window), label=key)
       ax.plot(steps, values, color=line.get_color(), alpha=0.2, linewidth=0.5)
     ax.set_title(title)
     ax.set_xlabel("step")

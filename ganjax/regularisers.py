@@ -26,8 +26,9 @@ def _squared_norms(grads: jax.Array) -> jax.Array:
   return jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1)
 
 
-def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, fake: jax.Array,
-                     alpha: jax.Array) -> jax.Array:
+def gradient_penalty(
+  critic: Callable[[jax.Array], jax.Array], real: jax.Array, fake: jax.Array, alpha: jax.Array
+) -> jax.Array:
   """Gulrajani et al. 2017, eq. 3: E[(||grad critic(x_hat)||_2 - 1)^2].
 
   x_hat = alpha * real + (1 - alpha) * fake with one alpha ~ U[0, 1] per example (`alpha`:
@@ -52,7 +53,7 @@ def _is_kernel(path) -> bool:
 def l2_penalty(params: PyTree) -> jax.Array:
   """Sum of squared weights of every kernel (biases are not penalised)."""
   leaves = jax.tree_util.tree_leaves_with_path(params)
-  return sum((jnp.sum(leaf ** 2) for path, leaf in leaves if _is_kernel(path)), jnp.zeros(()))
+  return sum((jnp.sum(leaf**2) for path, leaf in leaves if _is_kernel(path)), jnp.zeros(()))
 
 
 def clip_weights(params: PyTree, c: float) -> PyTree:

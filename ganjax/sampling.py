@@ -25,8 +25,13 @@ def make_sampler(config: Config, image_shape: tuple[int, int, int]) -> Callable:
   @functools.partial(jax.jit, static_argnames="stage")
   def sample(g_params, g_batch_stats, z, labels=None, stage=None, alpha=1.0):
     """`stage`/`alpha`: a progressively grown G's stage, its images upsampled to full size."""
-    images = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=False, labels=labels,
-                             **({} if stage is None else {"stage": stage, "alpha": alpha}))
+    images = generator.apply(
+      {"params": g_params, "batch_stats": g_batch_stats},
+      z,
+      train=False,
+      labels=labels,
+      **({} if stage is None else {"stage": stage, "alpha": alpha}),
+    )
     return images if stage is None else progressive.upsample(images, image_shape[0] // images.shape[1])
 
   return sample
@@ -37,13 +42,23 @@ def default_labels(config: Config, num: int) -> np.ndarray | None:
   return np.arange(num, dtype=np.int32) % config.num_classes if config.num_classes else None
 
 
-def draw(sample: Callable, g_params, g_batch_stats, z: jax.Array, batch_size: int = 500,
-         labels: np.ndarray | None = None, growth: dict | None = None) -> np.ndarray:
+def draw(
+  sample: Callable,
+  g_params,
+  g_batch_stats,
+  z: jax.Array,
+  batch_size: int = 500,
+  labels: np.ndarray | None = None,
+  growth: dict | None = None,
+) -> np.ndarray:
   """`sample` over z [N, latent] in chunks of `batch_size`: float32 [N, H, W, C] on the host."""
-  chunk = lambda a, i: None if a is None else a[i:i + batch_size]  # noqa: E731
-  return np.concatenate([np.asarray(sample(g_params, g_batch_stats, z[i:i + batch_size], chunk(labels, i),
-                                           **(growth or {})))
-                         for i in range(0, z.shape[0], batch_size)])
+  chunk = lambda a, i: None if a is None else a[i : i + batch_size]  # noqa: E731
+  return np.concatenate(
+    [
+      np.asarray(sample(g_params, g_batch_stats, z[i : i + batch_size], chunk(labels, i), **(growth or {})))
+      for i in range(0, z.shape[0], batch_size)
+    ]
+  )
 
 
 BEST = "best"  # `step` of `load_generator`: the checkpoint in `<workdir>/best/`
@@ -59,8 +74,7 @@ class TrainedGenerator:
   # Which checkpoint this is, for the user: "the checkpoint at step 4 in <dir>", say.
   source: str = ""
 
-  def generate(self, num: int, seed: int = 0, batch_size: int = 500,
-               labels: np.ndarray | None = None) -> np.ndarray:
+  def generate(self, num: int, seed: int = 0, batch_size: int = 500, labels: np.ndarray | None = None) -> np.ndarray:
     """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size.
 
     A conditional model draws `labels` [num] (default: every class in turn).
@@ -101,8 +115,10 @@ def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenera
       except checkpoint.CorruptCheckpoint as e:
         if step is not None or candidate == steps[-1]:
           raise
-        checkpoint.warn(f"the checkpoint at step {candidate} in {workdir} is corrupt ({type(e.__cause__).__name__}); "
-                        "using the one before it.")
+        checkpoint.warn(
+          f"the checkpoint at step {candidate} in {workdir} is corrupt ({type(e.__cause__).__name__}); "
+          "using the one before it."
+        )
         continue
       return dataclasses.replace(generator, source=f"the checkpoint at step {candidate} in {manager.directory}")
   finally:
@@ -113,8 +129,10 @@ def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenera
 def _load_best(workdir: str) -> TrainedGenerator:
   path = checkpoint.best_dir(workdir)
   if not (os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))):
-    raise UsageError(f"No best checkpoint in {path}: only runs that evaluate while training (--eval_every) keep "
-                     "one; leave out --step for the latest checkpoint.")
+    raise UsageError(
+      f"No best checkpoint in {path}: only runs that evaluate while training (--eval_every) keep "
+      "one; leave out --step for the latest checkpoint."
+    )
   manager = checkpoint.open_best_manager(workdir)
   try:
     step = manager.best_step()
@@ -122,9 +140,10 @@ def _load_best(workdir: str) -> TrainedGenerator:
       generator = _read_generator(manager, workdir, step)
     except checkpoint.CorruptCheckpoint as e:
       raise checkpoint.CorruptCheckpoint(
-          f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
-          "it was left untouched, and the next training run on this workdir moves it aside); leave out --step "
-          "for the latest checkpoint.") from e.__cause__
+        f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
+        "it was left untouched, and the next training run on this workdir moves it aside); leave out --step "
+        "for the latest checkpoint."
+      ) from e.__cause__
     value = (manager.metrics(step) or {}).get(checkpoint.BEST_METRIC)
     score = f", {checkpoint.BEST_METRIC} {value:.2f}" if value is not None else ""
     return dataclasses.replace(generator, source=f"the best checkpoint (step {step}{score}) in {path}")
@@ -135,8 +154,9 @@ def _load_best(workdir: str) -> TrainedGenerator:
 def _read_generator(manager, workdir: str, step: int) -> TrainedGenerator:
   saved = checkpoint.read_config(manager, step)
   if registry.family_name(saved.get("model", "dcgan")) != "gan":
-    raise UsageError(f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
-                     f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it.")
+    raise UsageError(
+      f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
+      f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it."
+    )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
-  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats,
-                          tuple(data_position["image_shape"]))
+  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats, tuple(data_position["image_shape"]))

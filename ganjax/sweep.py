@@ -43,8 +43,7 @@ class Run:
   workdir: str
 
   def argv(self) -> list[str]:
-    return [f"--{name}={value}" for name, value in self.flags] + [f"--seed={self.seed}",
-                                                                 f"--workdir={self.workdir}"]
+    return [f"--{name}={value}" for name, value in self.flags] + [f"--seed={self.seed}", f"--workdir={self.workdir}"]
 
 
 def load_experiment(name: str):
@@ -58,8 +57,7 @@ def load_experiment(name: str):
       raise
     raise UsageError(f"There is no experiment {name!r}; try one of {', '.join(experiment_names())}.") from e
   if not isinstance(getattr(module, "DEFAULTS", None), Config):
-    raise UsageError(f"experiments.{name} is not a training experiment; try one of "
-                     f"{', '.join(experiment_names())}.")
+    raise UsageError(f"experiments.{name} is not a training experiment; try one of {', '.join(experiment_names())}.")
   return module
 
 
@@ -69,8 +67,9 @@ def experiment_names() -> list[str]:
 
   folder = os.path.dirname(experiments.__file__)
   names = sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
-  return [n for n in names if isinstance(getattr(importlib.import_module(f"experiments.{n}"), "DEFAULTS", None),
-                                         Config)]
+  return [
+    n for n in names if isinstance(getattr(importlib.import_module(f"experiments.{n}"), "DEFAULTS", None), Config)
+  ]
 
 
 def parse_assignment(text: str, option: str, presets: Mapping[str, Config] | None = None) -> tuple[str, list[str]]:
@@ -92,8 +91,9 @@ def parse_assignment(text: str, option: str, presets: Mapping[str, Config] | Non
   return name, parts
 
 
-def configurations(sets: list[tuple[str, list[str]]],
-                   ablations: list[tuple[str, list[str]]]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+def configurations(
+  sets: list[tuple[str, list[str]]], ablations: list[tuple[str, list[str]]]
+) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
   """(name, flags) of each configuration.
 
   A `--set` with one value fixes that flag for every run; with several it is an axis of a
@@ -107,8 +107,10 @@ def configurations(sets: list[tuple[str, list[str]]],
   fixed = tuple((n, v[0]) for n, v in sets if len(v) == 1)
   axes = [(n, v) for n, v in sets if len(v) > 1]
   if axes and ablations:
-    raise UsageError("--ablate varies one flag at a time from a baseline; it does not combine with a --set "
-                     f"of several values ({axes[0][0]}); fix the others with one value each.")
+    raise UsageError(
+      "--ablate varies one flag at a time from a baseline; it does not combine with a --set "
+      f"of several values ({axes[0][0]}); fix the others with one value each."
+    )
   if ablations:
     changes = [((n, v),) for n, values in ablations for v in values]
     return [(BASELINE, fixed)] + [(config_name(c), fixed + c) for c in changes]
@@ -122,8 +124,11 @@ def config_name(changes: tuple[tuple[str, str], ...]) -> str:
 
 def expand(sets, ablations, seeds: list[int], workdir: str) -> list[Run]:
   """Every configuration at every seed, in that order: configuration by configuration."""
-  return [Run(name, seed, flags, os.path.join(workdir, name, f"seed{seed}"))
-          for name, flags in configurations(sets, ablations) for seed in seeds]
+  return [
+    Run(name, seed, flags, os.path.join(workdir, name, f"seed{seed}"))
+    for name, flags in configurations(sets, ablations)
+    for seed in seeds
+  ]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -200,9 +205,18 @@ def execute(experiment: str, run: Run, config: Config, final_samples: int) -> st
   if registry.scored_after_training(config.model):  # it scored itself (results.json) after its last step
     return "done" if is_finished(run, config) else "failed: the run wrote no results.json"
   out = scores_path(run, config)
-  status = subprocess.call([sys.executable, "-m", "experiments.evaluate", f"--workdir={run.workdir}",
-                            f"--num_samples={final_samples}", f"--out={out}.tmp", f"--data_dir={config.data_dir}",
-                            f"--accelerator={config.accelerator}"])
+  status = subprocess.call(
+    [
+      sys.executable,
+      "-m",
+      "experiments.evaluate",
+      f"--workdir={run.workdir}",
+      f"--num_samples={final_samples}",
+      f"--out={out}.tmp",
+      f"--data_dir={config.data_dir}",
+      f"--accelerator={config.accelerator}",
+    ]
+  )
   if status != 0:
     return f"failed: its evaluation exited with status {status}"
   os.replace(f"{out}.tmp", out)  # the marker of a finished run appears whole or not at all

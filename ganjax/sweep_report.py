@@ -39,8 +39,11 @@ class ConfigResult:
 
 
 def _floats(report: dict) -> dict[str, float]:
-  return {k: float(v) for k, v in report.items()
-          if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SKIPPED}
+  return {
+    k: float(v)
+    for k, v in report.items()
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SKIPPED
+  }
 
 
 def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
@@ -77,9 +80,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 def paired_deltas(result: ConfigResult, baseline: ConfigResult, metric: str) -> list[float]:
   """metric(config, seed) - metric(baseline, seed) for the seeds both finished: a seed fixes
   the initial weights, the noise and the data order, so the pair differs in the change alone."""
-  return [result.scores[s][metric] - baseline.scores[s][metric] for s in result.seeds
-          if s in result.scores and s in baseline.scores and metric in result.scores[s]
-          and metric in baseline.scores[s]]
+  return [
+    result.scores[s][metric] - baseline.scores[s][metric]
+    for s in result.seeds
+    if s in result.scores and s in baseline.scores and metric in result.scores[s] and metric in baseline.scores[s]
+  ]
 
 
 def _cell(values: list[float]) -> str:
@@ -97,13 +102,22 @@ def summary(results: list[ConfigResult]) -> dict:
   baseline = next((r for r in results if r.name == BASELINE), None)
   configs = []
   for r in results:
-    entry = {"name": r.name, "flags": dict(r.flags), "seeds": r.seeds, "finished_seeds": sorted(r.scores),
-             "train_seconds": {str(s): t for s, t in r.train_seconds.items()}, "metrics": {}}
+    entry = {
+      "name": r.name,
+      "flags": dict(r.flags),
+      "seeds": r.seeds,
+      "finished_seeds": sorted(r.scores),
+      "train_seconds": {str(s): t for s, t in r.train_seconds.items()},
+      "metrics": {},
+    }
     for m in metrics:
       values = r.values(m)
       mean, std = mean_std(values)
-      entry["metrics"][m] = {"mean": mean, "std": std, "per_seed": {str(s): r.scores[s][m] for s in r.seeds
-                                                                     if s in r.scores and m in r.scores[s]}}
+      entry["metrics"][m] = {
+        "mean": mean,
+        "std": std,
+        "per_seed": {str(s): r.scores[s][m] for s in r.seeds if s in r.scores and m in r.scores[s]},
+      }
       if baseline is not None and r is not baseline:
         deltas = paired_deltas(r, baseline, m)
         d_mean, d_std = mean_std(deltas)
@@ -122,8 +136,12 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
   lines = []
   if command:
     lines += [f"Made by `{command}`.", ""]
-  lines += ["Each cell: mean ± std over seeds (sample std), then the per-seed values.", "",
-            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  lines += [
+    "Each cell: mean ± std over seeds (sample std), then the per-seed values.",
+    "",
+    "| " + " | ".join(head) + " |",
+    "|" + "---|" * len(head),
+  ]
   for r in results:
     row = [r.name, f"{len(r.scores)}/{len(r.seeds)}"]
     if metrics:
@@ -147,8 +165,7 @@ def write_csv(results: list[ConfigResult], path: str) -> None:
       for s in r.seeds:
         if s in r.scores:
           flags = " ".join(f"--{k}={v}" for k, v in r.flags)
-          writer.writerow([r.name, s, flags, *[r.scores[s].get(m, "") for m in metrics],
-                           r.train_seconds.get(s, "")])
+          writer.writerow([r.name, s, flags, *[r.scores[s].get(m, "") for m in metrics], r.train_seconds.get(s, "")])
 
 
 def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> bool:
@@ -170,8 +187,10 @@ def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> 
     final_ax.scatter(values, [i] * len(values), s=14, color=f"C{i % 10}", alpha=0.5)
     steps = sorted({row["step"] for rows in r.curves.values() for row in rows if metric in row})
     if steps:
-      means = [np.mean([row[metric] for rows in r.curves.values() for row in rows
-                        if row["step"] == step and metric in row]) for step in steps]
+      means = [
+        np.mean([row[metric] for rows in r.curves.values() for row in rows if row["step"] == step and metric in row])
+        for step in steps
+      ]
       curve_ax.plot(steps, means, "o-", color=f"C{i % 10}", label=r.name)
   final_ax.set_yticks(range(len(done)), [r.name for r in done], fontsize=8)
   final_ax.invert_yaxis()

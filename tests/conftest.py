@@ -34,8 +34,18 @@ def mnist_dir(tmp_path_factory) -> str:
 @pytest.fixture
 def tiny_config(mnist_dir, tmp_path) -> Config:
   """A DCGAN small enough to train a few steps in seconds on real MNIST."""
-  return Config(width=8, latent_dim=16, batch_size=16, steps=4, log_every=2, sample_every=2,
-                checkpoint_every=2, data_dir=mnist_dir, workdir=str(tmp_path / "run"), accelerator="cpu")
+  return Config(
+    width=8,
+    latent_dim=16,
+    batch_size=16,
+    steps=4,
+    log_every=2,
+    sample_every=2,
+    checkpoint_every=2,
+    data_dir=mnist_dir,
+    workdir=str(tmp_path / "run"),
+    accelerator="cpu",
+  )
 
 
 @pytest.fixture(autouse=True, scope="module")

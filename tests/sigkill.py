@@ -61,8 +61,9 @@ def resumed_step(log: str) -> int:
 
 def start(flags: list[str], log_path: pathlib.Path, env: dict) -> subprocess.Popen:
   log = open(log_path, "w")  # the child's, so output written before SIGKILL is not lost
-  return subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *flags], cwd=ROOT, env=env,
-                          stdout=log, stderr=subprocess.STDOUT)
+  return subprocess.Popen(
+    [sys.executable, "-m", "experiments.dcgan", *flags], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+  )
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float) -> bool:
@@ -77,8 +78,9 @@ def wait_for(condition, process: subprocess.Popen, timeout: float) -> bool:
   return False
 
 
-def kill_repeatedly(flags: list[str], workdir: pathlib.Path, logs: pathlib.Path, kills: int, seed: int,
-                    env: dict) -> list[Kill]:
+def kill_repeatedly(
+  flags: list[str], workdir: pathlib.Path, logs: pathlib.Path, kills: int, seed: int, env: dict
+) -> list[Kill]:
   """Starts, SIGKILLs and restarts the run `kills` times; checks every restart's resume point.
 
   Each kill is at a random moment of one of three kinds: during start-up, a few steps into
@@ -130,6 +132,10 @@ def run_to_completion(flags: list[str], logs: pathlib.Path, env: dict) -> str:
 
 def child_env(cache_dir: pathlib.Path) -> dict:
   """The tests' environment (4 fake CPU devices) plus a shared compilation cache for speed."""
-  env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=str(cache_dir),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  env = dict(
+    os.environ,
+    PYTHONUNBUFFERED="1",
+    JAX_COMPILATION_CACHE_DIR=str(cache_dir),
+    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+  )
   return env

@@ -23,7 +23,11 @@ def test_two_dozen_sigkills_lose_only_steps_since_the_last_checkpoint(tiny_confi
     print(kill)
     if kill.reached is not None and next_resume is not None:
       lost.append(kill.reached - next_resume)
-  print("kinds:", dict(collections.Counter(k.mode for k in history)),
-        "killed during a save:", sum(k.saving for k in history))
+  print(
+    "kinds:",
+    dict(collections.Counter(k.mode for k in history)),
+    "killed during a save:",
+    sum(k.saving for k in history),
+  )
   print("steps lost per kill (checkpoint_every=2):", lost, "max", max(lost))
   assert any(k.saving for k in history)

@@ -49,11 +49,14 @@ def test_missing_idx_file_is_named(bundled_copy):
     offline_mnist.verify_bundled_files(bundled_copy)
 
 
-@pytest.mark.parametrize("image,fragment", [
+@pytest.mark.parametrize(
+  "image,fragment",
+  [
     (np.zeros((28, 28, 1), np.float32), "images are float32, not uint8"),
     (np.zeros((28, 28, 1), np.uint16), "images are uint16, not uint8"),
     (np.zeros((28, 28), np.uint8), "are not [H, W, C]"),
-])
+  ],
+)
 def test_images_of_another_dtype_or_rank_are_refused(image, fragment):
   with pytest.raises(UsageError, match=fragment.replace("[", "\\[").replace("]", "\\]")):
     ImageSource([{"image": image, "label": 0}] * 4)

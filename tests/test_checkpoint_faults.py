@@ -44,8 +44,7 @@ def test_truncated_checkpoint_is_skipped_kept_and_the_run_equals_an_uninterrupte
   assert sorted(os.listdir(checkpoints)) == ["4", "6"]
 
   straight = train_and_evaluate(config.replace(steps=6, workdir=str(tmp_path / "straight")))
-  chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()),
-                              jax.device_get(straight.checkpoint_items()))
+  chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()), jax.device_get(straight.checkpoint_items()))
 
 
 def test_checkpoint_missing_an_item_is_skipped_and_kept(tiny_config, capsys):

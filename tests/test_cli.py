@@ -18,14 +18,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def tiny_flags(config):
-  return [f"--width={config.width}", f"--latent_dim={config.latent_dim}", f"--batch_size={config.batch_size}",
-          f"--data_dir={config.data_dir}", f"--workdir={config.workdir}", "--accelerator=cpu"]
+  return [
+    f"--width={config.width}",
+    f"--latent_dim={config.latent_dim}",
+    f"--batch_size={config.batch_size}",
+    f"--data_dir={config.data_dir}",
+    f"--workdir={config.workdir}",
+    "--accelerator=cpu",
+  ]
 
 
 def run_module(module, args, **kwargs):
   env = dict(os.environ)
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=300, **kwargs)
+  return subprocess.run(
+    [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, **kwargs
+  )
 
 
 def assert_no_traceback(result):
@@ -136,8 +143,13 @@ def test_training_evaluates_and_keeps_the_best_checkpoint_which_sampling_and_eva
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
   flags = tiny_flags(tiny_config) + ["--steps=100000", "--checkpoint_every=100000", "--log_every=1"]
-  process = subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *flags], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  process = subprocess.Popen(
+    [sys.executable, "-m", "experiments.dcgan", *flags],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   metrics = pathlib.Path(tiny_config.workdir) / "metrics.jsonl"
   deadline = time.time() + 120
   while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
@@ -172,8 +184,7 @@ def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path):
   from ganjax.train.loop import train_and_evaluate
 
   with tfds.testing.mock_data(num_examples=64):
-    state = train_and_evaluate(tiny_config.replace(dataset="fashion_mnist", steps=2,
-                                                   data_dir=str(tmp_path / "mock")))
+    state = train_and_evaluate(tiny_config.replace(dataset="fashion_mnist", steps=2, data_dir=str(tmp_path / "mock")))
   assert int(state.step) == 2
 
 
@@ -189,13 +200,16 @@ def test_unwritable_workdir(tiny_config, tmp_path, capsys):
   assert_one_line_error(capsys, status, "Cannot write to --workdir")
 
 
-@pytest.mark.parametrize("flag,fragment", [
+@pytest.mark.parametrize(
+  "flag,fragment",
+  [
     ("--steps=0", "--steps=0 must be a positive integer"),
     ("--lr=-1", "--lr=-1.0 must be positive"),
     ("--accelerator=abacus", "--accelerator=abacus is not one of"),
     ("--steps=ten", "invalid int value"),
     ("--no_such_flag=1", "unrecognized arguments"),
-])
+  ],
+)
 def test_bad_flag_values(tiny_config, capsys, flag, fragment):
   assert_one_line_error(capsys, dcgan.main(tiny_flags(tiny_config) + [flag]), fragment)
 

@@ -105,8 +105,9 @@ def test_pool_is_independent_of_the_device_count():
   new = distinct_fakes(8, 10)
   one_pool, one_shown = history_pool.query(pool, new, jax.random.key(1), None)
   replicated = jax.tree.map(lambda x: jnp.broadcast_to(x, (4, *x.shape)), pool)
-  four_pool, four_shown = jax.pmap(lambda p, f: history_pool.query(p, f, jax.random.key(1), "data"),
-                                   axis_name="data")(replicated, new.reshape(4, 2, 1, 1, 1))
+  four_pool, four_shown = jax.pmap(lambda p, f: history_pool.query(p, f, jax.random.key(1), "data"), axis_name="data")(
+    replicated, new.reshape(4, 2, 1, 1, 1)
+  )
   np.testing.assert_array_equal(four_shown.reshape(new.shape), one_shown)
   for device in range(4):
     np.testing.assert_array_equal(four_pool.images[device], one_pool.images)
@@ -121,16 +122,30 @@ def test_each_loss_term_against_hand_computed_values():
   assert float(cyclegan.discriminator_loss(jnp.array([1.0, 0.0]), jnp.array([0.5, 0.0]))) == pytest.approx(0.3125)
   zeros = jnp.zeros((1, 2, 2, 1))
   total, terms, (fake_a, fake_b) = cyclegan.generator_losses(
-      lambda x: x + 0.5, lambda x: x - 0.25, lambda x: x, lambda x: x, zeros, zeros,
-      cycle_weight=10.0, identity_weight=5.0)
-  expected = {"g_adv_b": 0.25, "g_adv_a": 1.5625, "cycle_a": 0.25, "cycle_b": 0.25, "identity_a": 0.25,
-              "identity_b": 0.5}
+    lambda x: x + 0.5,
+    lambda x: x - 0.25,
+    lambda x: x,
+    lambda x: x,
+    zeros,
+    zeros,
+    cycle_weight=10.0,
+    identity_weight=5.0,
+  )
+  expected = {
+    "g_adv_b": 0.25,
+    "g_adv_a": 1.5625,
+    "cycle_a": 0.25,
+    "cycle_b": 0.25,
+    "identity_a": 0.25,
+    "identity_b": 0.5,
+  }
   assert {k: pytest.approx(v) for k, v in expected.items()} == {k: float(v) for k, v in terms.items()}
   assert float(total) == pytest.approx(0.25 + 1.5625 + 10 * 0.5 + 5 * 0.75)
   np.testing.assert_allclose(fake_b, zeros + 0.5)
   np.testing.assert_allclose(fake_a, zeros - 0.25)
-  _, no_identity, _ = cyclegan.generator_losses(lambda x: x + 0.5, lambda x: x - 0.25, lambda x: x,
-                                                lambda x: x, zeros, zeros, 10.0, 0.0)
+  _, no_identity, _ = cyclegan.generator_losses(
+    lambda x: x + 0.5, lambda x: x - 0.25, lambda x: x, lambda x: x, zeros, zeros, 10.0, 0.0
+  )
   assert "identity_a" not in no_identity
 
 
@@ -159,11 +174,13 @@ def test_step_on_four_devices_equals_the_step_on_one():
   batch = {k: jax.random.uniform(jax.random.key(i), (4, *SHAPE), minval=-1, maxval=1) for i, k in enumerate("ab")}
   seed_key = jax.random.key(3)
   one, one_metrics = jax.jit(cyclegan.make_train_step(config, generator, discriminator, axis_name=None))(
-      state, batch, seed_key)
+    state, batch, seed_key
+  )
   replicated = jax.tree.map(lambda x: jnp.broadcast_to(x, (4, *x.shape)), state)
   per_device = jax.tree.map(lambda x: x.reshape(4, 1, *SHAPE), batch)
-  four, four_metrics = jax.pmap(cyclegan.make_train_step(config, generator, discriminator), axis_name="data",
-                                in_axes=(0, 0, None))(replicated, per_device, seed_key)
+  four, four_metrics = jax.pmap(
+    cyclegan.make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None)
+  )(replicated, per_device, seed_key)
   first = jax.tree.map(lambda x: x[0], four)
   assert int(one.step) == int(first.step) == 1 and int(one.pool_a.count) == 3
   for name in ("g_params", "d_params", "pool_a", "pool_b"):  # the optimizer moments differ by rounding only
@@ -179,8 +196,9 @@ def test_without_a_pool_the_state_has_none_and_the_step_traces():
   state = cyclegan.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
   assert state.pool_a is None and "pool_a" not in state.checkpoint_items()
   batch = {k: jax.ShapeDtypeStruct((2, *SHAPE), jnp.float32) for k in "ab"}
-  new_state, metrics = jax.eval_shape(cyclegan.make_train_step(config, generator, discriminator, axis_name=None),
-                                      state, batch, jax.random.key(0))
+  new_state, metrics = jax.eval_shape(
+    cyclegan.make_train_step(config, generator, discriminator, axis_name=None), state, batch, jax.random.key(0)
+  )
   assert new_state.pool_b is None and "identity_a" not in metrics and metrics["cycle_b"].shape == ()
 
 
@@ -248,8 +266,7 @@ def test_experiment_trains_resumes_exactly_and_evaluates(tmp_path):
     # The command itself on the interrupted run: resumes to 6, then evaluates.
     assert experiment.main([*argv, "--steps=6", f"--workdir={resumed_dir}"]) == 0
     resumed = train_and_evaluate(config.replace(steps=6, workdir=resumed_dir))  # finished: returns at once
-  chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()),
-                              jax.device_get(straight.checkpoint_items()))
+  chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()), jax.device_get(straight.checkpoint_items()))
   with open(os.path.join(resumed_dir, "results.json")) as f:
     results = json.load(f)
   assert results["step"] == 6 and 0 <= results["cycle_l1_a"] <= 2

@@ -107,8 +107,10 @@ def test_two_first_runs_at_once_prepare_mnist_once_and_both_go_on(tmp_path):
   import sys
 
   code = f"from ganjax.data.offline_mnist import prepare_mnist; prepare_mnist({str(tmp_path / 'shared')!r})"
-  processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True) for _ in range(2)]
+  processes = [
+    subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(2)
+  ]
   outputs = [p.communicate(timeout=600)[0] for p in processes]
   assert [p.returncode for p in processes] == [0, 0], outputs
   assert "Traceback" not in "".join(outputs)

@@ -36,10 +36,23 @@ def start_processes(config, logs: pathlib.Path, count: int = 2) -> list[subproce
     # A compilation cache of its own: JAX writes cache entries in place, so processes that
     # compile at once (or are killed mid-write) must not share one another's files.
     own_env = dict(env, JAX_COMPILATION_CACHE_DIR=str(logs / f"jax_cache_{i}"))
-    processes.append(subprocess.Popen(
-        [sys.executable, "-m", "experiments.dcgan", *flags_of(config), f"--num_processes={count}",
-         f"--process_id={i}", f"--coordinator_address={address}"], cwd=ROOT, env=own_env, stdout=log,
-        stderr=subprocess.STDOUT))
+    processes.append(
+      subprocess.Popen(
+        [
+          sys.executable,
+          "-m",
+          "experiments.dcgan",
+          *flags_of(config),
+          f"--num_processes={count}",
+          f"--process_id={i}",
+          f"--coordinator_address={address}",
+        ],
+        cwd=ROOT,
+        env=own_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+      )
+    )
   return processes
 
 
@@ -54,8 +67,16 @@ def wait_for_steps(config, processes, logs: pathlib.Path, count: int = 3) -> Non
 
 def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp_path):
   # In-training evaluation too: each process draws half of the 300 samples, all score the whole.
-  config = tiny_config.replace(batch_size=8, steps=4, checkpoint_every=2, log_every=1, sample_every=100000,
-                               eval_every=2, eval_samples=300, workdir=str(tmp_path / "two"))
+  config = tiny_config.replace(
+    batch_size=8,
+    steps=4,
+    checkpoint_every=2,
+    log_every=1,
+    sample_every=100000,
+    eval_every=2,
+    eval_samples=300,
+    workdir=str(tmp_path / "two"),
+  )
   processes = start_processes(config, tmp_path)
   try:
     for i, process in enumerate(processes):
@@ -69,8 +90,9 @@ def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp
 
   one = train_and_evaluate(config.replace(workdir=str(tmp_path / "one")))  # 4 devices, one process
   two = final_checkpoint(config)
-  differences = jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a, np.float64) - b))), two,
-                             jax.device_get(one.checkpoint_items()))
+  differences = jax.tree.map(
+    lambda a, b: float(np.max(np.abs(np.asarray(a, np.float64) - b))), two, jax.device_get(one.checkpoint_items())
+  )
   largest = max(jax.tree.leaves(differences))
   print(f"two processes x 2 devices vs one x 4: max |difference| over the state after 4 steps = {largest:.3g}")
   assert largest <= 1e-5
@@ -87,8 +109,9 @@ def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp
 
 
 def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
-  config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=2, log_every=1,
-                               sample_every=100000, eval_every=0)
+  config = tiny_config.replace(
+    batch_size=8, steps=100000, checkpoint_every=2, log_every=1, sample_every=100000, eval_every=0
+  )
   processes = start_processes(config, tmp_path)
   wait_for_steps(config, processes, tmp_path)
   processes[1].send_signal(signal.SIGKILL)
@@ -101,13 +124,14 @@ def test_killing_one_process_stops_the_other(tiny_config, tmp_path):
   print(f"process 0 stopped {time.time() - killed_at:.1f} s after process 1 was killed, status {status}")
   assert status != 0
   # Our one line when the failure reaches Python first, else JAX's own abort naming the cause.
-  assert ("lost contact with the other processes" in log or "another task died" in log), log[-3000:]
+  assert "lost contact with the other processes" in log or "another task died" in log, log[-3000:]
   assert sorted(int(n) for n in os.listdir(pathlib.Path(config.workdir) / "checkpoints") if n.isdigit())
 
 
 def test_sigterm_to_one_process_stops_all_of_them_at_one_checkpoint(tiny_config, tmp_path):
-  config = tiny_config.replace(batch_size=8, steps=100000, checkpoint_every=100000, log_every=1,
-                               sample_every=100000, eval_every=0)
+  config = tiny_config.replace(
+    batch_size=8, steps=100000, checkpoint_every=100000, log_every=1, sample_every=100000, eval_every=0
+  )
   processes = start_processes(config, tmp_path)
   try:
     wait_for_steps(config, processes, tmp_path)

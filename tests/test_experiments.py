@@ -7,8 +7,16 @@ import os
 import numpy as np
 import pytest
 
-TINY = ["--width=4", "--latent_dim=8", "--batch_size=8", "--eval_every=0", "--log_every=1", "--sample_every=100",
-        "--checkpoint_every=2", "--accelerator=cpu"]
+TINY = [
+  "--width=4",
+  "--latent_dim=8",
+  "--batch_size=8",
+  "--eval_every=0",
+  "--log_every=1",
+  "--sample_every=100",
+  "--checkpoint_every=2",
+  "--accelerator=cpu",
+]
 
 
 def read_steps(workdir):
@@ -67,13 +75,16 @@ def test_cgan_on_fashion_mnist_reads_the_real_tfds_dataset(tmp_path):
   from experiments import cgan
 
   with tfds.testing.mock_data(num_examples=64):
-    status = cgan.main(TINY + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={tmp_path / 'run'}",
-                               "--dataset=fashion_mnist", "--steps=1"])
+    status = cgan.main(
+      TINY
+      + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={tmp_path / 'run'}", "--dataset=fashion_mnist", "--steps=1"]
+    )
   assert status == 0
 
 
-@pytest.mark.parametrize("dataset, size_flag, shape", [("cifar10", [], (32, 32, 3)),
-                                                       ("celeb_a", ["--image_size=64"], (64, 64, 3))])
+@pytest.mark.parametrize(
+  "dataset, size_flag, shape", [("cifar10", [], (32, 32, 3)), ("celeb_a", ["--image_size=64"], (64, 64, 3))]
+)
 def test_dcgan_on_larger_color_datasets(dataset, size_flag, shape, tmp_path):
   import tensorflow_datasets as tfds
   from PIL import Image
@@ -82,8 +93,11 @@ def test_dcgan_on_larger_color_datasets(dataset, size_flag, shape, tmp_path):
 
   workdir = tmp_path / "run"
   with tfds.testing.mock_data(num_examples=32):
-    status = dcgan.main(TINY + size_flag + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={workdir}",
-                                            f"--dataset={dataset}", "--steps=1"])
+    status = dcgan.main(
+      TINY
+      + size_flag
+      + [f"--data_dir={tmp_path / 'tfds'}", f"--workdir={workdir}", f"--dataset={dataset}", "--steps=1"]
+    )
   assert status == 0
   grid = np.asarray(Image.open(workdir / "samples" / "grid_000001.png"))
   assert grid.shape == (8 * (shape[0] + 2) + 2, 8 * (shape[1] + 2) + 2, 3)

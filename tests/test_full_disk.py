@@ -17,8 +17,14 @@ pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableException
 
 
 def run_flags(config, steps):
-  return tiny_flags(config) + [f"--steps={steps}", "--checkpoint_every=2", "--log_every=1",
-                               "--sample_every=100000", "--eval_every=0", "--keep_checkpoints=5"]
+  return tiny_flags(config) + [
+    f"--steps={steps}",
+    "--checkpoint_every=2",
+    "--log_every=1",
+    "--sample_every=100000",
+    "--eval_every=0",
+    "--keep_checkpoints=5",
+  ]
 
 
 @pytest.fixture
@@ -26,8 +32,9 @@ def small_disk(tmp_path):
   """A 1.5 MB tmpfs (room for the run's files and about one checkpoint of the tiny model)."""
   mount_point = tmp_path / "small_disk"
   mount_point.mkdir()
-  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount_point)],
-                           capture_output=True, check=False)
+  mounted = subprocess.run(
+    ["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount_point)], capture_output=True, check=False
+  )
   if mounted.returncode:
     pytest.skip("mounting a tmpfs needs root; tests/test_full_disk.py's injected failure covers the rest")
   yield mount_point

@@ -36,8 +36,10 @@ def images(poisoned_rows=()):
 
 def assert_state_kept_but_step_advanced(old, new):
   assert int(new.step) == int(old.step) + 1
-  chex.assert_trees_all_equal({k: v for k, v in jax.device_get(new.checkpoint_items()).items() if k != "step"},
-                              {k: v for k, v in jax.device_get(old.checkpoint_items()).items() if k != "step"})
+  chex.assert_trees_all_equal(
+    {k: v for k, v in jax.device_get(new.checkpoint_items()).items() if k != "step"},
+    {k: v for k, v in jax.device_get(old.checkpoint_items()).items() if k != "step"},
+  )
 
 
 def test_finite_update_is_the_plain_step_and_a_nan_batch_is_skipped():

@@ -25,8 +25,11 @@ from ganjax import cli
 from ganjax.errors import UsageError
 from ganjax.metrics import inception, inception_features, torch_file
 
-_STORAGE_NAMES = {np.dtype(np.float32): "FloatStorage", np.dtype(np.int64): "LongStorage",
-                  np.dtype(np.float16): "HalfStorage"}
+_STORAGE_NAMES = {
+  np.dtype(np.float32): "FloatStorage",
+  np.dtype(np.int64): "LongStorage",
+  np.dtype(np.float16): "HalfStorage",
+}
 
 
 class _Storage:
@@ -93,7 +96,7 @@ def write_torch_file(path, tensors: dict, legacy: bool = False) -> None:
   pickler.dump(tensors)
   if legacy:
     with open(path, "wb") as f:
-      for header in (0x1950a86a20f9469cfc6c, 1001, {"protocol_version": 1001, "little_endian": True}):
+      for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
         pickle.dump(header, f, protocol=2)
       f.write(buffer.getvalue())
       keys = sorted(storages)
@@ -111,13 +114,19 @@ def write_torch_file(path, tensors: dict, legacy: bool = False) -> None:
 
 # The torch reader.
 
+
 @pytest.mark.parametrize("legacy", [False, True])
 @pytest.mark.usefixtures("fake_torch")
 def test_torch_file_round_trip_keeps_values_offsets_and_strides(tmp_path, legacy):
   base = np.arange(24, dtype=np.float32)
   shared = _Storage("shared", base)
-  tensors = tensors_of({"w": np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32),
-                        "count": np.array(7, np.int64), "half": np.linspace(0, 1, 5).astype(np.float16)})
+  tensors = tensors_of(
+    {
+      "w": np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32),
+      "count": np.array(7, np.int64),
+      "half": np.linspace(0, 1, 5).astype(np.float16),
+    }
+  )
   tensors["tail"] = _Tensor(shared, 20, (4,), (1,))  # a view at an offset
   tensors["transposed"] = _Tensor(shared, 0, (4, 3), (1, 4))  # non-contiguous
   path = tmp_path / "t.pth"
@@ -159,6 +168,7 @@ def test_torch_file_refuses_a_tensor_past_its_storage(tmp_path):
 
 # The resize.
 
+
 def test_bilinear_matrix_is_pytorchs_align_corners_false():
   # F.interpolate(size=4, mode='bilinear', align_corners=False) of 2 pixels, by hand.
   np.testing.assert_allclose(inception.bilinear_matrix(2, 4), [[1, 0], [0.75, 0.25], [0.25, 0.75], [0, 1]])
@@ -176,6 +186,7 @@ def test_upsampling_agrees_with_jax_image_resize():
 
 # The weights: pytorch-fid's state-dict names and layouts onto the Flax module.
 
+
 def torch_name_and_shape(path, shape):
   """Independent statement of pytorch-fid's layout: names as in its state dict, OIHW kernels."""
   collection, *modules, leaf = path
@@ -184,7 +195,7 @@ def torch_name_and_shape(path, shape):
     return f"{prefix}.running_{leaf}", shape
   if leaf == "kernel":
     return f"{prefix}.weight", (shape[3], shape[2], shape[0], shape[1]) if len(shape) == 4 else shape[::-1]
-  return f"{prefix}.{ {'scale': 'weight', 'bias': 'bias'}[leaf]}", shape
+  return f"{prefix}.{ {'scale': 'weight', 'bias': 'bias'}[leaf] }", shape
 
 
 @pytest.fixture(scope="module")
@@ -226,19 +237,24 @@ def test_weights_load_into_the_module_and_run(weights_file, random_state_dict):
   torch_kernel = random_state_dict["Mixed_6b.branch7x7_2.conv.weight"]
   assert kernel[0, 5, 3, 9] == torch_kernel[9, 3, 0, 5]  # [O, I, H, W] -> [H, W, I, O]
   np.testing.assert_array_equal(variables["params"]["fc"]["kernel"], random_state_dict["fc.weight"].T)
-  np.testing.assert_array_equal(variables["batch_stats"]["Mixed_7c"]["branch_pool"]["bn"]["var"],
-                                random_state_dict["Mixed_7c.branch_pool.bn.running_var"])
+  np.testing.assert_array_equal(
+    variables["batch_stats"]["Mixed_7c"]["branch_pool"]["bn"]["var"],
+    random_state_dict["Mixed_7c.branch_pool.bn.running_var"],
+  )
   images = np.random.default_rng(0).integers(0, 256, (1, 28, 28, 1), dtype=np.uint8)
   pool3, logits = inception_features.uint8_features(images, variables, batch_size=1)
   chex.assert_shape([pool3, logits], [(1, 2048), (1, 1008)])
   assert np.isfinite(pool3).all() and (pool3 >= 0).all()  # a mean of ReLUs
 
 
-@pytest.mark.parametrize("change,fragment", [
+@pytest.mark.parametrize(
+  "change,fragment",
+  [
     (lambda d: d.pop("Mixed_6e.branch_pool.bn.running_mean"), "lacks the tensor Mixed_6e.branch_pool.bn.running_mean"),
     (lambda d: d.update({"fc.weight": np.zeros((1000, 2048), np.float32)}), "holds fc.weight with shape [1000, 2048]"),
     (lambda d: d.update({"AuxLogits.fc.weight": np.zeros((1008, 768), np.float32)}), "does not have (AuxLogits"),
-])
+  ],
+)
 def test_wrong_state_dicts_are_refused(random_state_dict, change, fragment):
   state_dict = dict(random_state_dict)
   change(state_dict)
@@ -258,6 +274,7 @@ def test_missing_or_unreadable_weights_are_usage_errors(tmp_path):
 
 
 # The command.
+
 
 def test_evaluate_refuses_inception_without_weights(capsys):
   from experiments import evaluate
@@ -280,6 +297,7 @@ def tiny_network(variables, images):
 
 class StubGenerator:
   """What `load_generator` returns, without training a run: noise images at step 1."""
+
   config = types.SimpleNamespace(dataset="mnist", num_classes=0)
   step = 1
   source = "a stand-in generator at step 1"  # what the command names as the checkpoint it read
@@ -295,8 +313,16 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
   monkeypatch.setattr(sampling, "load_generator", lambda workdir, step: StubGenerator())
   monkeypatch.setattr(inception_features, "pool3_and_logits", jax.jit(tiny_network))
   monkeypatch.setattr(inception, "POOL3_DIM", 16)
-  status = cli.run(evaluate.main, [f"--workdir={tmp_path}", "--num_samples=300", "--feature_network=inception",
-                                   f"--inception_weights={weights_file}", f"--data_dir={mnist_dir}"])
+  status = cli.run(
+    evaluate.main,
+    [
+      f"--workdir={tmp_path}",
+      "--num_samples=300",
+      "--feature_network=inception",
+      f"--inception_weights={weights_file}",
+      f"--data_dir={mnist_dir}",
+    ],
+  )
   assert status == 0, capsys.readouterr().err
   with open(tmp_path / "eval_000001.json") as f:
     report = json.load(f)
@@ -310,13 +336,20 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
 
 def test_samples_are_quantised_to_uint8_before_features(monkeypatch):
   seen = []
-  monkeypatch.setattr(inception_features, "pool3_and_logits",
-                      lambda v, images: (seen.append(np.asarray(images)), tiny_network(v, images))[1])
-  monkeypatch.setattr(inception_features, "load_variables",
-                      lambda path: {"params": {"fc": {"bias": np.zeros(inception.NUM_CLASSES, np.float32)}}})
+  monkeypatch.setattr(
+    inception_features,
+    "pool3_and_logits",
+    lambda v, images: (seen.append(np.asarray(images)), tiny_network(v, images))[1],
+  )
+  monkeypatch.setattr(
+    inception_features,
+    "load_variables",
+    lambda path: {"params": {"fc": {"bias": np.zeros(inception.NUM_CLASSES, np.float32)}}},
+  )
   images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)).astype(np.float32) / 127.5 - 1
-  _, probabilities = inception_features.features_and_probabilities(np.minimum(images + 1e-3, 1.0), "unused",
-                                                                   batch_size=4)
+  _, probabilities = inception_features.features_and_probabilities(
+    np.minimum(images + 1e-3, 1.0), "unused", batch_size=4
+  )
   assert seen[0].dtype == np.uint8
   np.testing.assert_array_equal(seen[0][:3], np.rint((images + 1) * 127.5))
   np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-6)

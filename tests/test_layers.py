@@ -29,8 +29,10 @@ def test_subpixel_matches_conv_transpose_outputs_and_gradients(kernel, stride, s
   chex.assert_trees_all_close(grads_new, grads_ref, atol=1e-4, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kernel,stride,size,width", [(5, 2, 28, 28), (5, 2, 14, 14), (5, 2, 13, 11), (4, 2, 9, 9),
-                                                       (3, 2, 8, 8), (5, 3, 10, 10), (1, 2, 6, 6)])
+@pytest.mark.parametrize(
+  "kernel,stride,size,width",
+  [(5, 2, 28, 28), (5, 2, 14, 14), (5, 2, 13, 11), (4, 2, 9, 9), (3, 2, 8, 8), (5, 3, 10, 10), (1, 2, 6, 6)],
+)
 def test_strided_conv_matches_conv_outputs_gradients_and_second_order_gradients(kernel, stride, size, width):
   x = jax.random.normal(jax.random.key(0), (3, size, width, 5))
   reference = nn.Conv(4, (kernel, kernel), (stride, stride), padding="SAME")
@@ -46,18 +48,28 @@ def test_strided_conv_matches_conv_outputs_gradients_and_second_order_gradients(
     return lambda p: jnp.sum(jax.grad(loss(module), argnums=1)(p, x) ** 2)
 
   chex.assert_trees_all_close(strided.apply(params, x), out, atol=1e-5)
-  chex.assert_trees_all_close(jax.grad(loss(strided), argnums=(0, 1))(params, x),
-                              jax.grad(loss(reference), argnums=(0, 1))(params, x), atol=1e-4, rtol=1e-5)
-  chex.assert_trees_all_close(jax.grad(input_gradient_penalty(strided))(params),
-                              jax.grad(input_gradient_penalty(reference))(params), atol=1e-3, rtol=1e-4)
+  chex.assert_trees_all_close(
+    jax.grad(loss(strided), argnums=(0, 1))(params, x),
+    jax.grad(loss(reference), argnums=(0, 1))(params, x),
+    atol=1e-4,
+    rtol=1e-5,
+  )
+  chex.assert_trees_all_close(
+    jax.grad(input_gradient_penalty(strided))(params),
+    jax.grad(input_gradient_penalty(reference))(params),
+    atol=1e-3,
+    rtol=1e-4,
+  )
 
 
 def test_dropout_mask_is_the_same_on_one_or_four_devices():
   x = jnp.ones((8, 6, 6, 3))
   key = jax.random.key(3)
   single = Dropout(0.3).apply({}, x, deterministic=False, rngs={"dropout": key})
-  sharded = jax.pmap(lambda xs: Dropout(0.3, axis_name="data").apply(
-      {}, xs, deterministic=False, rngs={"dropout": key}), axis_name="data")(x.reshape(4, 2, 6, 6, 3))
+  sharded = jax.pmap(
+    lambda xs: Dropout(0.3, axis_name="data").apply({}, xs, deterministic=False, rngs={"dropout": key}),
+    axis_name="data",
+  )(x.reshape(4, 2, 6, 6, 3))
   np.testing.assert_array_equal(np.asarray(sharded).reshape(x.shape), np.asarray(single))
   kept = float(jnp.mean(single > 0))
   assert 0.6 < kept < 0.8  # keep probability 0.7

@@ -18,7 +18,9 @@ def classifier_d_loss(real_label):
   return -np.mean(real_term) - np.mean(np.log(1 - sigmoid(FAKE)))
 
 
-@pytest.mark.parametrize("name, real_label, d_expected, g_expected", [
+@pytest.mark.parametrize(
+  "name, real_label, d_expected, g_expected",
+  [
     ("non_saturating", 1.0, classifier_d_loss(1.0), -np.mean(np.log(sigmoid(FAKE)))),
     ("non_saturating", 0.9, classifier_d_loss(0.9), -np.mean(np.log(sigmoid(FAKE)))),
     ("minimax", 1.0, classifier_d_loss(1.0), np.mean(np.log(1 - sigmoid(FAKE)))),
@@ -31,7 +33,8 @@ def classifier_d_loss(real_label):
     ("lsgan", 0.9, 3.5175, 4.0625),
     # mean(relu(1-r)) = (0+2)/2; mean(relu(1+f)) = (1.5+0)/2; -mean(f) = 1.25
     ("hinge", 1.0, 1.75, 1.25),
-])
+  ],
+)
 def test_loss_values(name, real_label, d_expected, g_expected):
   loss = losses.make_loss(name, real_label)
   np.testing.assert_allclose(loss.d_loss(REAL, FAKE), d_expected, rtol=1e-5)

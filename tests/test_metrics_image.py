@@ -19,8 +19,12 @@ def _structured(h: int, w: int, c: int, seed: int) -> np.ndarray:
   """[1, h, w, c] in [0, 1]: a sine, a ramp, stripes and smoothed noise, one per channel in turn."""
   yy, xx = np.mgrid[:h, :w] / max(h, w)
   noise = scipy.ndimage.gaussian_filter(np.random.default_rng(seed).uniform(size=(h, w)), 2.0)
-  patterns = [0.5 + 0.4 * np.sin(9 * xx + 4 * yy), (xx + yy) / 2, ((xx * 12).astype(int) % 2) * 0.8 + 0.1,
-              (noise - noise.min()) / (noise.max() - noise.min())]
+  patterns = [
+    0.5 + 0.4 * np.sin(9 * xx + 4 * yy),
+    (xx + yy) / 2,
+    ((xx * 12).astype(int) % 2) * 0.8 + 0.1,
+    (noise - noise.min()) / (noise.max() - noise.min()),
+  ]
   return np.stack([patterns[(i + seed) % 4] for i in range(c)], -1)[None].astype(np.float32)
 
 
@@ -56,9 +60,13 @@ def test_ssim_matches_tf_on_random_images(tf, shape, max_val):
 @pytest.mark.parametrize("distort", ["noise", "blur", "contrast", "invert", "shift"])
 def test_ssim_matches_tf_on_structured_images(tf, distort):
   a = np.concatenate([_structured(48, 40, 3, seed) for seed in range(2)])
-  b = {"noise": lambda: _noisy(a, 0.03, 2), "blur": lambda: _blurred(a, 1.5),
-       "contrast": lambda: (0.5 + 0.6 * (a - 0.5)).astype(np.float32), "invert": lambda: 1.0 - a,
-       "shift": lambda: np.roll(a, 3, axis=2)}[distort]()
+  b = {
+    "noise": lambda: _noisy(a, 0.03, 2),
+    "blur": lambda: _blurred(a, 1.5),
+    "contrast": lambda: (0.5 + 0.6 * (a - 0.5)).astype(np.float32),
+    "invert": lambda: 1.0 - a,
+    "shift": lambda: np.roll(a, 3, axis=2),
+  }[distort]()
   theirs = tf.image.ssim(a, b, 1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03).numpy()
   np.testing.assert_allclose(ssim(a, b, 1.0), theirs, atol=1e-5)
 
@@ -111,8 +119,8 @@ def _vif_reference(ref: np.ndarray, dist: np.ndarray) -> float:
     if scale > 1:
       ref, dist = filt(ref, win)[::2, ::2], filt(dist, win)[::2, ::2]
     mu1, mu2 = filt(ref, win), filt(dist, win)
-    s1 = np.maximum(filt(ref * ref, win) - mu1 ** 2, 0)
-    s2 = np.maximum(filt(dist * dist, win) - mu2 ** 2, 0)
+    s1 = np.maximum(filt(ref * ref, win) - mu1**2, 0)
+    s2 = np.maximum(filt(dist * dist, win) - mu2**2, 0)
     s12 = filt(ref * dist, win) - mu1 * mu2
     for v1, v2, v12 in zip(s1.ravel(), s2.ravel(), s12.ravel()):
       g = v12 / (v1 + 1e-10)
@@ -133,13 +141,21 @@ def _vif_reference(ref: np.ndarray, dist: np.ndarray) -> float:
 def vif_images() -> np.ndarray:
   """[2, 64, 56, 3] in [0, 1], textured everywhere so VIF's denominator is well away from 0."""
   rng = np.random.default_rng(7)
-  return np.clip(0.5 * _blurred(rng.uniform(size=(2, 64, 56, 3)), 1.0) + 0.5 * np.concatenate(
-      [_structured(64, 56, 3, s) for s in range(2)]), 0, 1).astype(np.float32)
+  return np.clip(
+    0.5 * _blurred(rng.uniform(size=(2, 64, 56, 3)), 1.0)
+    + 0.5 * np.concatenate([_structured(64, 56, 3, s) for s in range(2)]),
+    0,
+    1,
+  ).astype(np.float32)
 
 
 def test_vif_p_matches_numpy_reference(vif_images):
-  cases = [_noisy(vif_images, 0.05, 4), _blurred(vif_images, 1.0), np.roll(vif_images, 1, axis=1),
-           (0.25 + 0.5 * vif_images).astype(np.float32)]
+  cases = [
+    _noisy(vif_images, 0.05, 4),
+    _blurred(vif_images, 1.0),
+    np.roll(vif_images, 1, axis=1),
+    (0.25 + 0.5 * vif_images).astype(np.float32),
+  ]
   for distorted in cases:
     ours = vif_p(vif_images, distorted, 1.0)
     chex.assert_shape(ours, (2,))
@@ -150,8 +166,9 @@ def test_vif_p_matches_numpy_reference(vif_images):
 def test_vif_p_is_one_for_identical_images_and_ignores_the_value_scale(vif_images):
   np.testing.assert_allclose(vif_p(vif_images, vif_images, 1.0), [1.0, 1.0], atol=1e-5)
   distorted = _noisy(vif_images, 0.05, 5)
-  np.testing.assert_allclose(vif_p(255 * vif_images, 255 * distorted, 255.0), vif_p(vif_images, distorted, 1.0),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    vif_p(255 * vif_images, 255 * distorted, 255.0), vif_p(vif_images, distorted, 1.0), rtol=1e-5
+  )
 
 
 def test_vif_p_decreases_with_noise_and_blur(vif_images):

@@ -48,12 +48,11 @@ def test_larger_dcgan_starts_at_4x4x8w_and_halves_channels(size, start):
   assert g_vars["params"]["Dense_0"]["kernel"].shape == (16, start * start * 64)  # 8w = 64
   images = generator.apply(g_vars, z, train=False)
   chex.assert_shape(images, (2, size, size, 3))
-  kernels = [g_vars["params"][f"SubPixelConvTranspose_{i}"]["kernel"].shape[-1]
-             for i in range(int(np.log2(size // 4)))]
+  kernels = [g_vars["params"][f"SubPixelConvTranspose_{i}"]["kernel"].shape[-1] for i in range(int(np.log2(size // 4)))]
   assert kernels == [64 // 2 ** (i + 1) for i in range(len(kernels) - 1)] + [3]
   d_vars = discriminator.init(jax.random.key(1), images, train=False)
   convs = sorted(k for k in d_vars["params"] if k.startswith("Conv"))
-  assert [d_vars["params"][k]["kernel"].shape[-1] for k in convs] == [8 * 2 ** i for i in range(len(convs))]
+  assert [d_vars["params"][k]["kernel"].shape[-1] for k in convs] == [8 * 2**i for i in range(len(convs))]
   assert d_vars["params"]["Dense_0"]["kernel"].shape[0] == 4 * 4 * 8 * 2 ** (len(convs) - 1)
 
 

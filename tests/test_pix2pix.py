@@ -128,8 +128,10 @@ def tiny_state(config):
   state = pix2pix.create_state(config, generator, discriminator, (28, 28, 1), (28, 28, 1), jax.random.key(0))
   step = jax.jit(pix2pix.make_train_step(config, generator, discriminator, axis_name=None))
   keys = jax.random.split(jax.random.key(5), 2)
-  batch = {"input": jax.random.uniform(keys[0], (4, 28, 28, 1), minval=-1, maxval=1),
-           "target": jax.random.uniform(keys[1], (4, 28, 28, 1), minval=-1, maxval=1)}
+  batch = {
+    "input": jax.random.uniform(keys[0], (4, 28, 28, 1), minval=-1, maxval=1),
+    "target": jax.random.uniform(keys[1], (4, 28, 28, 1), minval=-1, maxval=1),
+  }
   return state, step, batch
 
 
@@ -158,9 +160,20 @@ def optax_diff(a, b):
 def test_resumed_pix2pix_run_equals_uninterrupted_run(edges_dir, tmp_path):
   from ganjax.train.loop import train_and_evaluate
 
-  config = Config(model="pix2pix", dataset="mnist_edges", width=4, batch_size=8, steps=6, log_every=1,
-                  sample_every=100, checkpoint_every=2, eval_every=0, data_dir=edges_dir,
-                  workdir=str(tmp_path / "straight"), accelerator="cpu")
+  config = Config(
+    model="pix2pix",
+    dataset="mnist_edges",
+    width=4,
+    batch_size=8,
+    steps=6,
+    log_every=1,
+    sample_every=100,
+    checkpoint_every=2,
+    eval_every=0,
+    data_dir=edges_dir,
+    workdir=str(tmp_path / "straight"),
+    accelerator="cpu",
+  )
   straight = train_and_evaluate(config)
   resumed_dir = str(tmp_path / "resumed")
   assert int(train_and_evaluate(config.replace(steps=3, checkpoint_every=100, workdir=resumed_dir)).step) == 3
@@ -174,9 +187,18 @@ def test_pix2pix_experiment_trains_resumes_and_evaluates(adversarial_weight, edg
   from PIL import Image
 
   workdir = str(tmp_path / adversarial_weight)
-  flags = ["--width=4", "--batch_size=8", "--log_every=1", "--sample_every=2", "--checkpoint_every=2",
-           "--eval_samples=300", "--accelerator=cpu", f"--adversarial_weight={adversarial_weight}",
-           f"--data_dir={edges_dir}", f"--workdir={workdir}"]
+  flags = [
+    "--width=4",
+    "--batch_size=8",
+    "--log_every=1",
+    "--sample_every=2",
+    "--checkpoint_every=2",
+    "--eval_samples=300",
+    "--accelerator=cpu",
+    f"--adversarial_weight={adversarial_weight}",
+    f"--data_dir={edges_dir}",
+    f"--workdir={workdir}",
+  ]
   assert experiment.main(flags + ["--steps=2"]) == 0
   assert experiment.main(flags + ["--steps=3"]) == 0  # resumes at 2
   with open(os.path.join(workdir, "metrics.jsonl")) as f:

@@ -40,15 +40,19 @@ def test_each_fade_in_starts_exactly_where_the_previous_stage_ended():
   # The last stage at full fade-in is the ordinary DCGAN.
   full = generator.apply(g_vars, z, train=False)
   np.testing.assert_allclose(generator.apply(g_vars, z, train=False, stage=2, alpha=1.0), full, atol=1e-6)
-  np.testing.assert_allclose(discriminator.apply(d_vars, x, train=False, stage=2, alpha=1.0),
-                             discriminator.apply(d_vars, x, train=False), atol=1e-5)
+  np.testing.assert_allclose(
+    discriminator.apply(d_vars, x, train=False, stage=2, alpha=1.0),
+    discriminator.apply(d_vars, x, train=False),
+    atol=1e-5,
+  )
 
 
 def test_reals_fade_in_like_the_generator():
   x = jax.random.uniform(jax.random.key(0), (2, 28, 28, 1))
   np.testing.assert_allclose(progressive.reals_at(x, 2, 1.0), x, atol=1e-6)
-  np.testing.assert_allclose(progressive.reals_at(x, 2, 0.0), progressive.upsample(progressive.downsample(x, 2), 2),
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    progressive.reals_at(x, 2, 0.0), progressive.upsample(progressive.downsample(x, 2), 2), atol=1e-6
+  )
   chex.assert_shape(progressive.reals_at(x, 0, 1.0), (2, 7, 7, 1))
 
 

@@ -16,8 +16,13 @@ from ganjax.errors import UsageError
 from ganjax.train import registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FAMILIES = {"gan": {"dcgan", "mlp"}, "cyclegan": {"cyclegan"}, "srgan": {"srgan"}, "pix2pix": {"pix2pix"},
-            "vae": {"vae"}}
+FAMILIES = {
+  "gan": {"dcgan", "mlp"},
+  "cyclegan": {"cyclegan"},
+  "srgan": {"srgan"},
+  "pix2pix": {"pix2pix"},
+  "vae": {"vae"},
+}
 
 
 def test_every_family_package_is_found_with_its_models():
@@ -27,8 +32,9 @@ def test_every_family_package_is_found_with_its_models():
   assert {k: v for k, v in found.items() if k in FAMILIES} == FAMILIES
 
 
-@pytest.mark.parametrize("module", sorted(
-    ".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "ganjax").rglob("*.py")))
+@pytest.mark.parametrize(
+  "module", sorted(".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "ganjax").rglob("*.py"))
+)
 def test_every_module_imports(module):
   importlib.import_module(module.removesuffix(".__init__"))
 
@@ -45,8 +51,9 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 def test_the_core_imports_no_family():
   core = [p for p in (ROOT / "ganjax").rglob("*.py") if "families" not in p.parts]
-  offenders = {str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.startswith("ganjax.families"))
-               for p in core}
+  offenders = {
+    str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.startswith("ganjax.families")) for p in core
+  }
   assert not {k: v for k, v in offenders.items() if v}
 
 
@@ -63,7 +70,7 @@ MODELS = ("toy_linear",)
 SCORED_AFTER_TRAINING = False
 '''
 
-TOY_TASK = '''
+TOY_TASK = """
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -125,7 +132,7 @@ def make_task(config):
 
   return Task(state=state, source=Source(), make_step=make_step, write_samples=write_samples,
               progress=(("loss", "loss"),), curves=(("loss", ("loss",)),))
-'''
+"""
 
 
 @pytest.fixture
@@ -145,8 +152,19 @@ def toy_family(tmp_path, monkeypatch):
 def test_a_family_from_outside_trains_saves_and_resumes_through_the_loop(toy_family, tmp_path):
   from ganjax.train.loop import train_and_evaluate
 
-  config = validate(Config(model=toy_family, lr=0.05, batch_size=16, steps=4, checkpoint_every=2, log_every=1,
-                           sample_every=2, eval_every=0, workdir=str(tmp_path / "straight")))
+  config = validate(
+    Config(
+      model=toy_family,
+      lr=0.05,
+      batch_size=16,
+      steps=4,
+      checkpoint_every=2,
+      log_every=1,
+      sample_every=2,
+      eval_every=0,
+      workdir=str(tmp_path / "straight"),
+    )
+  )
   straight = train_and_evaluate(config)
   assert int(straight.step) == 4
   assert (tmp_path / "straight" / "checkpoints" / "4").is_dir()
@@ -159,8 +177,16 @@ def test_a_family_from_outside_trains_saves_and_resumes_through_the_loop(toy_fam
   assert np.abs(np.asarray(straight.params["w"])).sum() > 0  # it learned something
 
 
-@pytest.mark.parametrize("model, flag", [("vae", "spectral_norm"), ("pix2pix", "d_steps"), ("srgan", "dropout"),
-                                         ("cyclegan", "latent_dim"), ("dcgan", "beta")])
+@pytest.mark.parametrize(
+  "model, flag",
+  [
+    ("vae", "spectral_norm"),
+    ("pix2pix", "d_steps"),
+    ("srgan", "dropout"),
+    ("cyclegan", "latent_dim"),
+    ("dcgan", "beta"),
+  ],
+)
 def test_a_flag_the_family_does_not_take_is_refused_by_name(model, flag):
   value = {"spectral_norm": True, "d_steps": 2, "dropout": 0.5, "latent_dim": 7, "beta": 2.0}[flag]
   extra = {"loss": "lsgan", "eval_every": 0} if model == "cyclegan" else {}

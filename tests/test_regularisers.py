@@ -22,7 +22,7 @@ def test_gradient_penalty_of_a_linear_critic_is_its_slope_minus_one_squared():
 
 def test_gradient_penalty_uses_one_alpha_per_example():
   # critic 1/2 ||x||^2 has gradient x: the norm at x_hat = alpha*real + (1-alpha)*fake is 2*alpha*|r|
-  critic = lambda x: 0.5 * jnp.sum(x ** 2, axis=(1, 2, 3))  # noqa: E731
+  critic = lambda x: 0.5 * jnp.sum(x**2, axis=(1, 2, 3))  # noqa: E731
   real, fake = jnp.ones((2, 2, 2, 1)), jnp.zeros((2, 2, 2, 1))
   alpha = jnp.array([0.25, 1.0])
   expected = np.mean([(2 * 0.25 - 1) ** 2, (2 * 1.0 - 1) ** 2])
@@ -43,8 +43,7 @@ def test_l2_penalty_counts_kernels_not_biases_and_clipping_bounds_every_weight()
 
 def test_instance_noise_anneals_linearly_to_zero_and_stays_there():
   std = lambda step: float(regularisers.instance_noise_std(jnp.asarray(step), 0.2, 100))  # noqa: E731
-  np.testing.assert_allclose([std(0), std(25), std(50), std(100), std(1000)], [0.2, 0.15, 0.1, 0.0, 0.0],
-                             atol=1e-7)
+  np.testing.assert_allclose([std(0), std(25), std(50), std(100), std(1000)], [0.2, 0.15, 0.1, 0.0, 0.0], atol=1e-7)
 
 
 def test_ema_update_matches_its_closed_form():
@@ -53,7 +52,7 @@ def test_ema_update_matches_its_closed_form():
   for p in sequence[1:]:
     ema = regularisers.ema_update(ema, p, decay)
   k = len(sequence) - 1
-  closed = decay ** k * sequence[0] + (1 - decay) * sum(decay ** (k - i) * sequence[i] for i in range(1, k + 1))
+  closed = decay**k * sequence[0] + (1 - decay) * sum(decay ** (k - i) * sequence[i] for i in range(1, k + 1))
   np.testing.assert_allclose(ema, closed, rtol=1e-6)
 
 

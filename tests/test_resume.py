@@ -15,5 +15,6 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run_bitwise(tiny_confi
   resumed = train_and_evaluate(tiny_config.replace(steps=6, workdir=resumed_dir))
 
   assert int(resumed.step) == int(uninterrupted.step) == 6
-  chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()),
-                              jax.device_get(uninterrupted.checkpoint_items()))
+  chex.assert_trees_all_equal(
+    jax.device_get(resumed.checkpoint_items()), jax.device_get(uninterrupted.checkpoint_items())
+  )

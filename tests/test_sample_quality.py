@@ -48,12 +48,15 @@ def test_reference_features_are_cached(mnist_dir):
   np.testing.assert_array_equal(sample_quality.reference_features("mnist", "test", mnist_dir, num=300), first)
 
 
-@pytest.mark.parametrize("images,fragment", [
+@pytest.mark.parametrize(
+  "images,fragment",
+  [
     (np.zeros((300, 32, 32, 1), np.float32), "takes images [N, 28, 28, 1]"),
     (np.zeros((300, 28, 28, 1), np.uint8), "got dtype uint8"),
     (np.full((300, 28, 28, 1), 255.0, np.float32), "got values in [255, 255]"),
     (np.zeros((100, 28, 28, 1), np.float32), "needs more than 256 samples"),
-])
+  ],
+)
 def test_bad_images_are_refused(images, fragment):
   reference = np.random.default_rng(0).normal(size=(400, 256))
   with pytest.raises(UsageError) as error:
@@ -65,10 +68,22 @@ def test_evaluate_command_on_a_trained_run(tiny_config, capsys):
   from experiments import dcgan, evaluate
   from ganjax import cli
 
-  assert dcgan.main(["--width=8", "--latent_dim=16", "--batch_size=16", "--steps=2",
-                     f"--data_dir={tiny_config.data_dir}", f"--workdir={tiny_config.workdir}"]) == 0
-  status = cli.run(evaluate.main, [f"--workdir={tiny_config.workdir}", "--num_samples=300",
-                                   f"--data_dir={tiny_config.data_dir}"])
+  assert (
+    dcgan.main(
+      [
+        "--width=8",
+        "--latent_dim=16",
+        "--batch_size=16",
+        "--steps=2",
+        f"--data_dir={tiny_config.data_dir}",
+        f"--workdir={tiny_config.workdir}",
+      ]
+    )
+    == 0
+  )
+  status = cli.run(
+    evaluate.main, [f"--workdir={tiny_config.workdir}", "--num_samples=300", f"--data_dir={tiny_config.data_dir}"]
+  )
   assert status == 0
   report = json.loads(pathlib.Path(tiny_config.workdir, "eval_000002.json").read_text())
   assert report["num_samples"] == 300 and report["num_reference"] == 10_000 and report["step"] == 2

@@ -8,19 +8,21 @@ import pytest
 from ganjax.config import Config
 from ganjax.train import schedules
 
-BASE = Config(lr=1e-3, steps=1000, decay_steps=100, decay_rate=0.5, warmup_steps=100, cycle_steps=200,
-              min_lr_ratio=0.1)
+BASE = Config(lr=1e-3, steps=1000, decay_steps=100, decay_rate=0.5, warmup_steps=100, cycle_steps=200, min_lr_ratio=0.1)
 
 
-@pytest.mark.parametrize("name, expected", [
+@pytest.mark.parametrize(
+  "name, expected",
+  [
     ("constant", {0: 1e-3, 500: 1e-3, 999: 1e-3}),
     ("inverse_time", {0: 1e-3, 100: 1e-3 / 1.5, 300: 1e-3 / 2.5}),
-    ("exponential", {0: 1e-3, 100: 5e-4, 200: 2.5e-4, 50: 1e-3 * 0.5 ** 0.5}),
+    ("exponential", {0: 1e-3, 100: 5e-4, 200: 2.5e-4, 50: 1e-3 * 0.5**0.5}),
     # linear warm-up 0 -> 1e-3 over 100 steps, then cosine from 1e-3 to 1e-4 by step 1000
     ("warmup_cosine", {0: 0.0, 50: 5e-4, 100: 1e-3, 550: 5.5e-4, 1000: 1e-4}),
     # triangle 1e-4 -> 1e-3 -> 1e-4 every 200 steps
     ("cyclical", {0: 1e-4, 50: 5.5e-4, 100: 1e-3, 150: 5.5e-4, 200: 1e-4, 300: 1e-3}),
-])
+  ],
+)
 def test_schedule_values(name, expected):
   schedule = schedules.make_schedule(BASE.replace(lr_schedule=name), BASE.lr)
   for step, value in expected.items():

@@ -17,8 +17,21 @@ STEPS = 40  # the suite's run; the soak passes its own
 
 
 def flags_of(config: Config) -> list[str]:
-  names = ("width", "latent_dim", "batch_size", "steps", "checkpoint_every", "log_every", "sample_every",
-           "eval_every", "eval_samples", "keep_checkpoints", "workdir", "data_dir", "accelerator")
+  names = (
+    "width",
+    "latent_dim",
+    "batch_size",
+    "steps",
+    "checkpoint_every",
+    "log_every",
+    "sample_every",
+    "eval_every",
+    "eval_samples",
+    "keep_checkpoints",
+    "workdir",
+    "data_dir",
+    "accelerator",
+  )
   return [f"--{name}={getattr(config, name)}" for name in names]
 
 
@@ -48,8 +61,9 @@ def kill_resume_and_compare(config: Config, tmp_path: pathlib.Path, kills: int, 
 
 def tiny_kill_config(config: Config, steps: int) -> Config:
   # A save every 2 steps, so kills land during writes often; batch 8 over the 4 test devices.
-  return config.replace(batch_size=8, steps=steps, checkpoint_every=2, log_every=1, sample_every=100000,
-                        eval_every=0, keep_checkpoints=3)
+  return config.replace(
+    batch_size=8, steps=steps, checkpoint_every=2, log_every=1, sample_every=100000, eval_every=0, keep_checkpoints=3
+  )
 
 
 def test_three_sigkills_one_during_a_save_lose_nothing(tiny_config, tmp_path):

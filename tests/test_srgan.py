@@ -27,10 +27,26 @@ from ganjax.train.loop import train_and_evaluate
 @pytest.fixture
 def sr_config(mnist_dir, tmp_path) -> Config:
   """A tiny SRGAN on MNIST x4: 2 pre-training steps, then adversarial ones."""
-  return Config(model="srgan", dataset="mnist", width=4, residual_blocks=1, upscale=4, hr_crop_size=28,
-                batch_size=8, steps=4, pretrain_steps=2, lr=1e-3, b1=0.9, eval_every=0, log_every=2,
-                sample_every=2, checkpoint_every=2, data_dir=mnist_dir, workdir=str(tmp_path / "run"),
-                accelerator="cpu")
+  return Config(
+    model="srgan",
+    dataset="mnist",
+    width=4,
+    residual_blocks=1,
+    upscale=4,
+    hr_crop_size=28,
+    batch_size=8,
+    steps=4,
+    pretrain_steps=2,
+    lr=1e-3,
+    b1=0.9,
+    eval_every=0,
+    log_every=2,
+    sample_every=2,
+    checkpoint_every=2,
+    data_dir=mnist_dir,
+    workdir=str(tmp_path / "run"),
+    accelerator="cpu",
+  )
 
 
 # Modules
@@ -70,7 +86,7 @@ def test_pixel_shuffle_matches_a_numpy_reference():
     for w in range(5):
       for i in range(r):
         for j in range(r):
-          expected[:, h * r + i, w * r + j, :] = x[:, h, w, (i * r + j) * c:(i * r + j + 1) * c]
+          expected[:, h * r + i, w * r + j, :] = x[:, h, w, (i * r + j) * c : (i * r + j + 1) * c]
   np.testing.assert_array_equal(np.asarray(pixel_shuffle(jnp.asarray(x), r)), expected)
 
 
@@ -104,8 +120,9 @@ def test_batch_psnr_uses_a_peak_to_peak_of_two():
 
 
 def test_adversarial_step_combines_the_weighted_terms(sr_config):
-  config = sr_config.replace(content_weight=0.5, perceptual_weight=0.25, adversarial_weight=0.1,
-                             feature_network="mnist_classifier")
+  config = sr_config.replace(
+    content_weight=0.5, perceptual_weight=0.25, adversarial_weight=0.1, feature_network="mnist_classifier"
+  )
   g, d = srgan.build_models(config, 1, axis_name=None)
   network = srgan_losses.make_feature_network(config)
   state = srgan.create_state(config, g, d, (28, 28, 1), network.params)
@@ -115,8 +132,9 @@ def test_adversarial_step_combines_the_weighted_terms(sr_config):
   new_state, m = step(state, {"lr": lr, "hr": hr}, jax.random.key(0))
 
   # The same terms by hand, from the state before the step.
-  sr, _ = g.apply({"params": state.g_params, "batch_stats": state.g_batch_stats}, lr, train=True,
-                  mutable=["batch_stats"])
+  sr, _ = g.apply(
+    {"params": state.g_params, "batch_stats": state.g_batch_stats}, lr, train=True, mutable=["batch_stats"]
+  )
   variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
   real_logits, updates = d.apply(variables, hr, train=True, mutable=["batch_stats"])
   fake_logits, _ = d.apply({**variables, **updates}, sr, train=True, mutable=["batch_stats"])
@@ -128,8 +146,9 @@ def test_adversarial_step_combines_the_weighted_terms(sr_config):
   np.testing.assert_allclose(float(m["perceptual_loss"]), perceptual, rtol=1e-4)
   np.testing.assert_allclose(float(m["adversarial_loss"]), adversarial, rtol=1e-4)
   np.testing.assert_allclose(float(m["g_loss"]), 0.5 * content + 0.25 * perceptual + 0.1 * adversarial, rtol=1e-4)
-  np.testing.assert_allclose(float(m["d_loss"]), float(losses.non_saturating_d_loss(real_logits, fake_logits)),
-                             rtol=1e-4)
+  np.testing.assert_allclose(
+    float(m["d_loss"]), float(losses.non_saturating_d_loss(real_logits, fake_logits)), rtol=1e-4
+  )
   assert int(new_state.step) == 1
   assert not np.allclose(new_state.d_params["Dense_1"]["kernel"], state.d_params["Dense_1"]["kernel"])
 
@@ -169,8 +188,8 @@ def test_crops_sit_over_their_lr_and_depend_only_on_seed_and_index():
   batch = source.read(np.arange(50))
   positions = set()
   for crop_lr, crop_hr in zip(batch["lr"], batch["hr"]):
-    (top, left), = {(t, l) for t in range(7) for l in range(7) if np.array_equal(lr[t:t + 4, l:l + 4], crop_lr)}
-    np.testing.assert_array_equal(crop_hr, hr[4 * top:4 * top + 16, 4 * left:4 * left + 16])
+    ((top, left),) = {(t, l) for t in range(7) for l in range(7) if np.array_equal(lr[t : t + 4, l : l + 4], crop_lr)}
+    np.testing.assert_array_equal(crop_hr, hr[4 * top : 4 * top + 16, 4 * left : 4 * left + 16])
     positions.add((top, left))
   assert len(positions) > 10
   np.testing.assert_array_equal(source.read(np.array([7]))["hr"][0], batch["hr"][7])
@@ -214,7 +233,9 @@ def test_div2k_loads_by_name_with_mock_data(tmp_path):
 # Config
 
 
-@pytest.mark.parametrize("changes, message", [
+@pytest.mark.parametrize(
+  "changes, message",
+  [
     ({"feature_network": "vgg19", "perceptual_weight": 0.006}, "needs ImageNet weights"),
     ({"feature_network": "mnist_classifier", "perceptual_weight": 1.0}, "whole 28x28 digits"),
     ({"perceptual_weight": 1.0}, "needs a --feature_network"),
@@ -222,7 +243,8 @@ def test_div2k_loads_by_name_with_mock_data(tmp_path):
     ({"hr_crop_size": 50}, "multiple of --upscale"),
     ({"dataset": "cifar10"}, "trains on"),
     ({"loss": "wgan", "clip_weights": 0.01}, "takes --loss"),
-])
+  ],
+)
 def test_bad_srgan_flags_are_one_sentence_errors(changes, message):
   with pytest.raises(UsageError, match=message):
     validate(srgan_experiment.DEFAULTS.replace(**changes))
@@ -244,7 +266,8 @@ def test_vgg19_perceptual_loss_runs_on_a_keras_layout_file(tmp_path):
   chex.assert_trees_all_close(network.params, params)
   sr = jax.random.uniform(jax.random.key(1), (1, 16, 16, 3), minval=-1, maxval=1)
   loss, grad = jax.value_and_grad(
-      lambda x: srgan_losses.perceptual_loss(lambda y: network.apply(network.params, y), x, jnp.zeros_like(x)))(sr)
+    lambda x: srgan_losses.perceptual_loss(lambda y: network.apply(network.params, y), x, jnp.zeros_like(x))
+  )(sr)
   assert float(loss) > 0 and float(jnp.abs(grad).sum()) > 0
 
 
@@ -286,15 +309,33 @@ def test_resumed_run_across_the_phase_switch_equals_the_straight_run(sr_config, 
 
 def test_experiment_trains_writes_grids_and_scores_then_only_rescores(sr_config, capsys, monkeypatch):
   monkeypatch.setattr(sr_pairs, "HELD_OUT_LIMIT", 64)  # the real runs score all 10,000 test digits
-  flags = [f"--{k}={v}" for k, v in vars(sr_config).items() if k in (
-      "dataset", "width", "residual_blocks", "hr_crop_size", "batch_size", "steps", "pretrain_steps", "data_dir",
-      "workdir", "sample_every", "checkpoint_every", "log_every", "accelerator")]
+  flags = [
+    f"--{k}={v}"
+    for k, v in vars(sr_config).items()
+    if k
+    in (
+      "dataset",
+      "width",
+      "residual_blocks",
+      "hr_crop_size",
+      "batch_size",
+      "steps",
+      "pretrain_steps",
+      "data_dir",
+      "workdir",
+      "sample_every",
+      "checkpoint_every",
+      "log_every",
+      "accelerator",
+    )
+  ]
   assert srgan_experiment.main(flags) == 0
   results = json.load(open(os.path.join(sr_config.workdir, "results.json")))
   assert results["model"] == "srgan" and results["images"] == 64 and results["step"] == 4
   assert set(results["bicubic"]) == set(results["srgan"]) == {"psnr", "ssim", "vif"}
   grid = os.path.join(sr_config.workdir, "samples", "grid_000004.png")
   from PIL import Image
+
   assert Image.open(grid).size == (12 * 30 + 2, 4 * 30 + 2)  # 4 rows of 4 (input | output | target) triples
   out = capsys.readouterr().out
   for method in ("bicubic", "srgan"):  # one line per method with its psnr, ssim and vif

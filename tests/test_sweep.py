@@ -11,8 +11,17 @@ from experiments import sweep as sweep_command
 from ganjax import sweep
 from ganjax.errors import UsageError
 
-TINY = ["width=4", "latent_dim=8", "batch_size=8", "steps=2", "eval_every=0", "log_every=1", "sample_every=100",
-        "checkpoint_every=1", "accelerator=cpu"]
+TINY = [
+  "width=4",
+  "latent_dim=8",
+  "batch_size=8",
+  "steps=2",
+  "eval_every=0",
+  "log_every=1",
+  "sample_every=100",
+  "checkpoint_every=1",
+  "accelerator=cpu",
+]
 
 
 def names_and_seeds(runs):
@@ -23,12 +32,20 @@ def test_a_set_of_several_values_is_a_grid_axis_and_one_value_fixes_the_flag():
   sets = [sweep.parse_assignment(t, "--set") for t in ("ema_decay=0,0.999", "d_lr=2e-4,4e-4", "steps=2000")]
   runs = sweep.expand(sets, [], [0, 1], "sw")
   assert len(runs) == 8
-  assert names_and_seeds(runs)[:3] == [("ema_decay=0__d_lr=2e-4", 0), ("ema_decay=0__d_lr=2e-4", 1),
-                                       ("ema_decay=0__d_lr=4e-4", 0)]
+  assert names_and_seeds(runs)[:3] == [
+    ("ema_decay=0__d_lr=2e-4", 0),
+    ("ema_decay=0__d_lr=2e-4", 1),
+    ("ema_decay=0__d_lr=4e-4", 0),
+  ]
   last = runs[-1]
   assert last.config_name == "ema_decay=0.999__d_lr=4e-4"
-  assert last.argv() == ["--steps=2000", "--ema_decay=0.999", "--d_lr=4e-4", "--seed=1",
-                         "--workdir=" + os.path.join("sw", "ema_decay=0.999__d_lr=4e-4", "seed1")]
+  assert last.argv() == [
+    "--steps=2000",
+    "--ema_decay=0.999",
+    "--d_lr=4e-4",
+    "--seed=1",
+    "--workdir=" + os.path.join("sw", "ema_decay=0.999__d_lr=4e-4", "seed1"),
+  ]
 
 
 def test_only_fixed_values_make_one_baseline_configuration():
@@ -42,10 +59,10 @@ def test_ablate_changes_one_flag_at_a_time_from_the_baseline():
   ablations = [sweep.parse_assignment(t, "--ablate") for t in ("ema_decay=0,0.99", "dropout=0")]
   runs = sweep.expand(sets, ablations, [0], "sw")
   assert [(r.config_name, r.flags) for r in runs] == [
-      ("baseline", (("steps", "10"),)),
-      ("ema_decay=0", (("steps", "10"), ("ema_decay", "0"))),
-      ("ema_decay=0.99", (("steps", "10"), ("ema_decay", "0.99"))),
-      ("dropout=0", (("steps", "10"), ("dropout", "0"))),
+    ("baseline", (("steps", "10"),)),
+    ("ema_decay=0", (("steps", "10"), ("ema_decay", "0"))),
+    ("ema_decay=0.99", (("steps", "10"), ("ema_decay", "0.99"))),
+    ("dropout=0", (("steps", "10"), ("dropout", "0"))),
   ]
 
 
@@ -56,7 +73,9 @@ def test_shards_together_run_every_run_once():
   assert names_and_seeds(shards[1]) == [("ema_decay=0", 1), ("ema_decay=0.9", 2)]
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.mark.parametrize(
+  "argv, message",
+  [
     (["dcgn", "--workdir=w"], "There is no experiment 'dcgn'; try one of cgan, cyclegan, dcgan"),
     (["sample", "--workdir=w"], "experiments.sample is not a training experiment"),
     (["dcgan", "--workdir=w", "--set", "foo=1,2"], "--set foo=...: the experiment has no flag --foo"),
@@ -68,7 +87,8 @@ def test_shards_together_run_every_run_once():
     (["dcgan", "--workdir=w", "--set", "lr"], "--set 'lr' is not NAME=VALUE"),
     (["dcgan", "--workdir=w", "--shard=3/3"], "--shard=3/3 is not i/n"),
     (["dcgan", "--workdir=w", "--seeds=0"], "--seeds=0 must be a positive integer."),
-])
+  ],
+)
 def test_bad_sweeps_are_one_line_errors_before_anything_trains(argv, message, tmp_path, capsys):
   from ganjax import cli
 
@@ -81,8 +101,16 @@ def test_bad_sweeps_are_one_line_errors_before_anything_trains(argv, message, tm
 
 def sweep_argv(workdir, mnist_dir, *extra):
   flags = [f for t in TINY + [f"data_dir={mnist_dir}"] for f in ("--set", t)]
-  return ["dcgan", f"--workdir={workdir}", "--seeds=1", "--final_samples=300", *flags,
-          "--set", "ema_decay=0,0.9", *extra]
+  return [
+    "dcgan",
+    f"--workdir={workdir}",
+    "--seeds=1",
+    "--final_samples=300",
+    *flags,
+    "--set",
+    "ema_decay=0,0.9",
+    *extra,
+  ]
 
 
 def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_dir, tmp_path, capfd):
@@ -115,8 +143,12 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(mnist_dir, tmp_path, cap
 
   workdir = tmp_path / "sweep"
   argv = sweep_argv(workdir, mnist_dir, "--shard=1/2")  # only ema_decay=0.9
-  run = sweep.expand([sweep.parse_assignment(t, "--set") for t in TINY + [f"data_dir={mnist_dir}", "ema_decay=0,0.9"]],
-                     [], [0], str(workdir))[1]
+  run = sweep.expand(
+    [sweep.parse_assignment(t, "--set") for t in TINY + [f"data_dir={mnist_dir}", "ema_decay=0,0.9"]],
+    [],
+    [0],
+    str(workdir),
+  )[1]
   assert dcgan.main(run.argv() + ["--steps=1"]) == 0  # as if stopped after its first step
   capfd.readouterr()
   sweep_command.main(argv)

@@ -51,8 +51,9 @@ def test_ema_generator_follows_the_closed_form_over_steps():
     state, _ = step(state, {"image": images(LOCAL, seed=i)}, jax.random.key(3))
     history.append(state.g_params)
   k = 3
-  closed = jax.tree.map(lambda *ps: 0.9 ** k * ps[0] + 0.1 * sum(0.9 ** (k - i) * ps[i] for i in range(1, k + 1)),
-                        *history)
+  closed = jax.tree.map(
+    lambda *ps: 0.9**k * ps[0] + 0.1 * sum(0.9 ** (k - i) * ps[i] for i in range(1, k + 1)), *history
+  )
   chex.assert_trees_all_close(state.g_ema_params, closed, rtol=1e-5, atol=1e-7)
   assert state.sampling_params() is state.g_ema_params
 
@@ -93,7 +94,7 @@ def test_learning_rates_and_instance_noise_are_logged_every_step():
   state, step = setup(config)
   state = state.replace(step=jnp.asarray(5, jnp.int32))
   _, metrics = jax.jit(step)(state, {"image": images(LOCAL)}, jax.random.key(3))
-  np.testing.assert_allclose(metrics["g_lr"], 2e-4 * 0.5 ** 0.5, rtol=1e-5)
+  np.testing.assert_allclose(metrics["g_lr"], 2e-4 * 0.5**0.5, rtol=1e-5)
   np.testing.assert_allclose(metrics["instance_noise"], 0.05, rtol=1e-5)
 
 
@@ -104,13 +105,26 @@ def test_batchnorm_and_spectral_norm_options_change_the_variables():
   assert "BatchNorm" in names and "SpectralNorm" in names
 
 
-EVERYTHING = BASE.replace(d_steps=2, gradient_penalty=5.0, r1_penalty=1.0, d_l2=1e-4, spectral_norm=True,
-                          replay_size=24, replay_share=0.25, ema_decay=0.99, instance_noise=0.1,
-                          real_label=0.9, d_weight_decay=1e-3, lr_schedule="cyclical", cycle_steps=4)
+EVERYTHING = BASE.replace(
+  d_steps=2,
+  gradient_penalty=5.0,
+  r1_penalty=1.0,
+  d_l2=1e-4,
+  spectral_norm=True,
+  replay_size=24,
+  replay_share=0.25,
+  ema_decay=0.99,
+  instance_noise=0.1,
+  real_label=0.9,
+  d_weight_decay=1e-3,
+  lr_schedule="cyclical",
+  cycle_steps=4,
+)
 
 
-@pytest.mark.parametrize("config", [EVERYTHING, EVERYTHING.replace(d_steps=1, model="mlp")],
-                         ids=["dcgan_d_steps_2", "mlp_simultaneous"])
+@pytest.mark.parametrize(
+  "config", [EVERYTHING, EVERYTHING.replace(d_steps=1, model="mlp")], ids=["dcgan_d_steps_2", "mlp_simultaneous"]
+)
 def test_tricks_combined_under_pmap_equal_one_device(config):
   validate(config)
   batch, key = {"image": images(config.d_steps * 16)}, jax.random.key(7)

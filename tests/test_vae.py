@@ -58,8 +58,9 @@ def test_bernoulli_nll_by_hand():
 def test_gaussian_nll_is_the_normal_log_density():
   x, mean, log_sigma = np.array([[0.2, 0.9, 0.4]]), np.array([[0.1, 0.5, 0.4]]), math.log(0.3)
   expected = -np.sum(stats.norm.logpdf(x, mean, 0.3))
-  np.testing.assert_allclose(vae.gaussian_nll(jnp.asarray(x), jnp.asarray(mean), jnp.asarray(log_sigma)),
-                             [expected], rtol=1e-5)
+  np.testing.assert_allclose(
+    vae.gaussian_nll(jnp.asarray(x), jnp.asarray(mean), jnp.asarray(log_sigma)), [expected], rtol=1e-5
+  )
 
 
 def test_elbo_equals_its_closed_form_for_a_linear_gaussian_model():
@@ -79,16 +80,30 @@ def test_elbo_equals_its_closed_form_for_a_linear_gaussian_model():
   neg_elbo = float(jnp.mean(nll) + kl[0])
   np.testing.assert_allclose(neg_elbo, -log_px, rtol=2e-3)
   # and the exact expectation of the reconstruction term, without sampling
-  exact = (1.5 * math.log(2 * math.pi * s**2)
-           + (np.sum((x - w @ mean - b) ** 2) + np.sum(variance * np.sum(w**2, axis=0))) / (2 * s**2))
+  exact = 1.5 * math.log(2 * math.pi * s**2) + (
+    np.sum((x - w @ mean - b) ** 2) + np.sum(variance * np.sum(w**2, axis=0))
+  ) / (2 * s**2)
   np.testing.assert_allclose(exact + float(kl[0]), -log_px, rtol=1e-6)
 
 
 @pytest.fixture
 def vae_config(mnist_dir, tmp_path):
-  return Config(model="vae", latent_dim=4, width=4, batch_size=16, steps=4, log_every=1, sample_every=100,
-                checkpoint_every=2, eval_every=0, eval_samples=300, lr=1e-3, data_dir=mnist_dir,
-                workdir=str(tmp_path / "run"), accelerator="cpu")
+  return Config(
+    model="vae",
+    latent_dim=4,
+    width=4,
+    batch_size=16,
+    steps=4,
+    log_every=1,
+    sample_every=100,
+    checkpoint_every=2,
+    eval_every=0,
+    eval_samples=300,
+    lr=1e-3,
+    data_dir=mnist_dir,
+    workdir=str(tmp_path / "run"),
+    accelerator="cpu",
+  )
 
 
 def test_resumed_vae_run_equals_uninterrupted_run(vae_config, tmp_path):
@@ -106,10 +121,20 @@ def test_vae_experiment_trains_resumes_and_evaluates(likelihood, mnist_dir, tmp_
   from experiments import vae as experiment
 
   workdir = str(tmp_path / likelihood)
-  flags = ["--width=4", "--latent_dim=4", "--batch_size=16", "--log_every=1", "--sample_every=2",
-           "--checkpoint_every=2", "--eval_samples=300", "--accelerator=cpu", f"--likelihood={likelihood}",
-           "--warmup_steps=1",  # the experiment's 200 would not fit in these 2- and 3-step runs
-           f"--data_dir={mnist_dir}", f"--workdir={workdir}"]
+  flags = [
+    "--width=4",
+    "--latent_dim=4",
+    "--batch_size=16",
+    "--log_every=1",
+    "--sample_every=2",
+    "--checkpoint_every=2",
+    "--eval_samples=300",
+    "--accelerator=cpu",
+    f"--likelihood={likelihood}",
+    "--warmup_steps=1",  # the experiment's 200 would not fit in these 2- and 3-step runs
+    f"--data_dir={mnist_dir}",
+    f"--workdir={workdir}",
+  ]
   assert experiment.main(flags + ["--steps=2"]) == 0
   assert experiment.main(flags + ["--steps=3"]) == 0  # resumes at 2
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
@@ -120,8 +145,9 @@ def test_vae_experiment_trains_resumes_and_evaluates(likelihood, mnist_dir, tmp_
     results = json.load(f)
   assert os.path.getsize(os.path.join(workdir, "curves.png")) > 0
   assert results["step"] == 3 and results["test_images"] == 10000
-  np.testing.assert_allclose(results["test_neg_elbo_nats"], results["test_nll_nats"] + results["test_kl_nats"],
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    results["test_neg_elbo_nats"], results["test_nll_nats"] + results["test_kl_nats"], rtol=1e-6
+  )
   if likelihood == "bernoulli":  # a barely trained model: far above 45.5 nats, the targets' own entropy
     assert 45.5 < results["test_neg_elbo_nats"] < 1000
   assert np.isfinite(results["fid_mnist"]) and results["num_samples"] == 300

@@ -21,8 +21,15 @@ def test_a_flag_the_user_set_keeps_the_users_value():
 
 def test_a_command_starts_jax_with_the_flags_and_xla_accepts_them():
   """XLA aborts on a flag it does not know: a run must still start and compute."""
-  code = ("import os; from ganjax import cli; cli.start_backend('cpu'); import jax.numpy as jnp; "
-          "print(float(jnp.ones(3).sum())); print(os.environ['XLA_FLAGS'])")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}).stdout.split("\n")
+  code = (
+    "import os; from ganjax import cli; cli.start_backend('cpu'); import jax.numpy as jnp; "
+    "print(float(jnp.ones(3).sum())); print(os.environ['XLA_FLAGS'])"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code],
+    capture_output=True,
+    text=True,
+    check=True,
+    env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+  ).stdout.split("\n")
   assert out[0] == "3.0" and all(flag in out[1].split() for flag in CPU_FLAGS)

@@ -30,8 +30,12 @@ from pytorch_fid import inception as fid_inception
 
 # (name, [N, H, W, C]): MNIST-sized grey (replicated to RGB), native 299, non-square
 # upsampling, and downsampling (no antialiasing in pytorch-fid's resize).
-IMAGE_SETS = (("grey28", (4, 28, 28, 1)), ("rgb299", (2, 299, 299, 3)), ("rgb48x80", (2, 48, 80, 3)),
-              ("rgb341x320", (2, 341, 320, 3)))
+IMAGE_SETS = (
+  ("grey28", (4, 28, 28, 1)),
+  ("rgb299", (2, 299, 299, 3)),
+  ("rgb48x80", (2, 48, 80, 3)),
+  ("rgb341x320", (2, 341, 320, 3)),
+)
 
 
 def random_state_dict(seed: int) -> dict:
@@ -84,8 +88,11 @@ def main() -> None:
 
   rng = np.random.default_rng(args.seed)
   images = {name: rng.integers(0, 256, shape, dtype=np.uint8) for name, shape in IMAGE_SETS}
-  calibration = torch.cat([torch.nn.functional.interpolate(as_input(x), size=(299, 299), mode="bilinear")
-                           for x in images.values()]) * 2 - 1
+  calibration = (
+    torch.cat([torch.nn.functional.interpolate(as_input(x), size=(299, 299), mode="bilinear") for x in images.values()])
+    * 2
+    - 1
+  )
 
   handed_out = {"state_dict": random_state_dict(args.seed)}
   fid_inception.load_state_dict_from_url = lambda *args, **kwargs: handed_out["state_dict"]
@@ -107,8 +114,10 @@ def main() -> None:
       arrays[f"{name}_logits"] = net.fc(pool3).numpy()
   np.savez(os.path.join(args.out_dir, "features.npz"), **arrays)
   scale = np.mean([np.abs(v).mean() for k, v in arrays.items() if k.endswith("_pool3")])
-  print(f"pytorch-fid {fid_inception.__name__}: {len(IMAGE_SETS)} image sets, mean |pool3| {scale:.3g}, "
-        f"written to {args.out_dir}")
+  print(
+    f"pytorch-fid {fid_inception.__name__}: {len(IMAGE_SETS)} image sets, mean |pool3| {scale:.3g}, "
+    f"written to {args.out_dir}"
+  )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ def _correlate_3x3(image: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> 
   """The separable 3x3 filter rows (x) columns over a zero-padded [H, W] image, same size."""
   padded = np.pad(image, 1)
   h, w = image.shape
-  vertical = sum(rows[i] * padded[i:i + h, :] for i in range(3))
-  return sum(columns[j] * vertical[:, j:j + w] for j in range(3))
+  vertical = sum(rows[i] * padded[i : i + h, :] for i in range(3))
+  return sum(columns[j] * vertical[:, j : j + w] for j in range(3))
 
 
 def sobel_magnitude(image: np.ndarray) -> np.ndarray:
@@ -54,10 +54,12 @@ class MnistEdges(tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     image = tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8)
     return self.dataset_info_from_configs(
-        description="MNIST digits ('target') and their thresholded Sobel edge maps ('input').",
-        features=tfds.features.FeaturesDict({"input": image, "target": image,
-                                             "label": tfds.features.ClassLabel(num_classes=10)}),
-        supervised_keys=("input", "target"))
+      description="MNIST digits ('target') and their thresholded Sobel edge maps ('input').",
+      features=tfds.features.FeaturesDict(
+        {"input": image, "target": image, "label": tfds.features.ClassLabel(num_classes=10)}
+      ),
+      supervised_keys=("input", "target"),
+    )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing to download: the source is the prepared `mnist` beside this dataset

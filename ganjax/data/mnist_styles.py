@@ -38,7 +38,7 @@ def dilate(images: np.ndarray, size: int = 3) -> np.ndarray:
   out = np.zeros_like(images)
   for dy in range(size):
     for dx in range(size):
-      np.maximum(out, padded[..., dy:dy + h, dx:dx + w, :], out=out)
+      np.maximum(out, padded[..., dy : dy + h, dx : dx + w, :], out=out)
   return out
 
 
@@ -46,7 +46,7 @@ def domain_halves(num_examples: int) -> tuple[np.ndarray, np.ndarray]:
   """Disjoint index sets (A, B) of a split of `num_examples`, each sorted: half each."""
   order = np.random.default_rng(SPLIT_SEED).permutation(num_examples)
   half = num_examples // 2
-  return np.sort(order[:half]), np.sort(order[half:2 * half])
+  return np.sort(order[:half]), np.sort(order[half : 2 * half])
 
 
 class MnistStyles(tfds.core.GeneratorBasedBuilder):
@@ -57,13 +57,15 @@ class MnistStyles(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(28, 28, 1)),
-            "label": tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=("image", "label"),
+      builder=self,
+      description=__doc__,
+      features=tfds.features.FeaturesDict(
+        {
+          "image": tfds.features.Image(shape=(28, 28, 1)),
+          "label": tfds.features.ClassLabel(num_classes=10),
+        }
+      ),
+      supervised_keys=("image", "label"),
     )
 
   def _split_generators(self, dl_manager):

@@ -23,10 +23,10 @@ BUNDLED_DIR = pathlib.Path(__file__).parent / "mnist"
 # sha256 of the decompressed IDX files (see ../shared/data/mnist/README.md), so a
 # truncated or corrupted bundled file is caught before TFDS turns it into a dataset.
 IDX_SHA256 = {
-    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+  "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+  "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+  "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+  "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
 
@@ -73,10 +73,10 @@ def seed_download_cache(data_dir: str | os.PathLike, bundled_dir: pathlib.Path =
     if not cached.exists():
       shutil.copyfile(bundled_dir / fname, cached)
     info = {
-        "urls": [url],
-        "dataset_names": ["mnist"],
-        "original_fname": fname,
-        "url_info": {"size": int(size), "checksum": sha256, "filename": fname},
+      "urls": [url],
+      "dataset_names": ["mnist"],
+      "original_fname": fname,
+      "url_info": {"size": int(size), "checksum": sha256, "filename": fname},
     }
     cached.with_name(cached.name + ".INFO").write_text(json.dumps(info))
 

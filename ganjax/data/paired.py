@@ -25,16 +25,22 @@ class PairedSource:
     first = records[0]
     for name in self.keys.values():
       if name not in first:
-        raise UsageError(f"--dataset={dataset} has no feature '{name}' (it has {', '.join(sorted(first))}); "
-                         "name its two images with --input_feature and --target_feature.")
+        raise UsageError(
+          f"--dataset={dataset} has no feature '{name}' (it has {', '.join(sorted(first))}); "
+          "name its two images with --input_feature and --target_feature."
+        )
       image = np.asarray(first[name])
       if image.ndim != 3 or image.dtype != np.uint8:
-        raise UsageError(f"The feature '{name}' of --dataset={dataset} is {image.dtype} {image.shape}, not a uint8 "
-                         "image [H, W, C]; pick two image features.")
+        raise UsageError(
+          f"The feature '{name}' of --dataset={dataset} is {image.dtype} {image.shape}, not a uint8 "
+          "image [H, W, C]; pick two image features."
+        )
     shapes = {k: np.asarray(first[name]).shape for k, name in self.keys.items()}
     if shapes["input"][:2] != shapes["target"][:2]:
-      raise UsageError(f"--dataset={dataset}'s input is {shapes['input'][:2]} and its target {shapes['target'][:2]}; "
-                       "image-to-image models need one size.")
+      raise UsageError(
+        f"--dataset={dataset}'s input is {shapes['input'][:2]} and its target {shapes['target'][:2]}; "
+        "image-to-image models need one size."
+      )
     self.input_shape, self.target_shape = shapes["input"], shapes["target"]
     self.has_labels = "label" in first
 
@@ -51,8 +57,9 @@ class PairedSource:
     return out
 
 
-def load_paired_source(dataset: str, split: str, data_dir: str | None, input_feature: str,
-                       target_feature: str) -> PairedSource:
+def load_paired_source(
+  dataset: str, split: str, data_dir: str | None, input_feature: str, target_feature: str
+) -> PairedSource:
   """Opens `split` of `dataset`; `mnist_edges` is built offline on first use."""
   from ganjax.data import mnist_edges  # pylint: disable=g-import-not-at-top  # registers the builder
 

@@ -37,8 +37,9 @@ class BatchSpec:
     shards = self.local_devices * self.process_count
     if self.global_batch <= 0 or self.global_batch % shards:
       raise UsageError(
-          f"--batch_size={self.global_batch} does not split evenly over {shards} devices; "
-          f"use a positive multiple of {shards}.")
+        f"--batch_size={self.global_batch} does not split evenly over {shards} devices; "
+        f"use a positive multiple of {shards}."
+      )
 
   @property
   def per_device(self) -> int:
@@ -65,7 +66,7 @@ def batch_indices(num_examples: int, spec: BatchSpec, seed: int, step: int) -> n
   steps_per_epoch = num_examples // step_examples
   epoch, position = divmod(step, steps_per_epoch)
   start = position * step_examples
-  step_indices = epoch_permutation(num_examples, seed, epoch)[start:start + step_examples]
+  step_indices = epoch_permutation(num_examples, seed, epoch)[start : start + step_examples]
   # [microbatch, process, device, example] -> this process's [device, microbatch, example]
   cut = step_indices.reshape(spec.microbatches, spec.process_count, spec.local_devices, spec.per_device)
   return cut[:, spec.process_index].transpose(1, 0, 2).reshape(-1)
@@ -79,8 +80,14 @@ def to_model_range(images: np.ndarray) -> np.ndarray:
 class ImageSource:
   """The images (and labels, where the dataset has them) of one split of a TFDS dataset."""
 
-  def __init__(self, records: Sequence, image_key: str = "image", label_key: str | None = "label",
-               num_classes: int | None = None, image_size: int | None = None):
+  def __init__(
+    self,
+    records: Sequence,
+    image_key: str = "image",
+    label_key: str | None = "label",
+    num_classes: int | None = None,
+    image_size: int | None = None,
+  ):
     self.records = records
     self.num_classes = num_classes  # from the dataset's metadata, where it says
     self.image_size = image_size  # square-crop and resize to this, or keep the stored size
@@ -100,8 +107,9 @@ class ImageSource:
   def _check_dtype(self, dtype: np.dtype) -> None:
     # to_model_range maps [0, 255] to [-1, 1]: floats or 16-bit images would train on garbage.
     if dtype != np.uint8:
-      raise UsageError(f"The dataset's images are {dtype}, not uint8 in [0, 255] as ganjax reads them; "
-                       "convert them to uint8 first.")
+      raise UsageError(
+        f"The dataset's images are {dtype}, not uint8 in [0, 255] as ganjax reads them; convert them to uint8 first."
+      )
 
   def __len__(self) -> int:
     return len(self.records)
@@ -119,8 +127,10 @@ class ImageSource:
     rows = [self.records[int(i)] for i in indices]
     out = {"image": np.stack([self._sized(np.asarray(r[self.image_key])) for r in rows])}
     if out["image"].shape[1:] != self.image_shape:
-      raise UsageError(f"The dataset mixes image shapes ({out['image'].shape[1:]} vs {self.image_shape}); "
-                       "resize it to one shape first.")
+      raise UsageError(
+        f"The dataset mixes image shapes ({out['image'].shape[1:]} vs {self.image_shape}); "
+        "resize it to one shape first."
+      )
     self._check_dtype(out["image"].dtype)
     if self.label_key:
       out["label"] = np.asarray([r[self.label_key] for r in rows], dtype=np.int32)
@@ -135,7 +145,7 @@ def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
   h, w = image.shape[:2]
   side = min(h, w)
   top, left = (h - side) // 2, (w - side) // 2
-  square = image[top:top + side, left:left + side]
+  square = image[top : top + side, left : left + side]
   channels = square.shape[-1]
   pil = Image.fromarray(square[..., 0] if channels == 1 else square)
   resized = np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR))
@@ -146,8 +156,13 @@ def default_data_dir() -> str:
   return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
-def open_builder(dataset: str, data_dir: str | None = None, offline: str = "mnist",
-                 prepare_offline: Callable[[str], object] | None = None, known_names: str | None = None):
+def open_builder(
+  dataset: str,
+  data_dir: str | None = None,
+  offline: str = "mnist",
+  prepare_offline: Callable[[str], object] | None = None,
+  known_names: str | None = None,
+):
   """The TFDS builder of `dataset` in `data_dir`, prepared: the name checked, the directory
   made, `prepare_offline(data_dir)` run first for the datasets built from bundled files, then
   TFDS's own preparation where the data is not there yet. Every failure is a UsageError that
@@ -176,13 +191,16 @@ def open_builder(dataset: str, data_dir: str | None = None, offline: str = "mnis
     try:
       builder.download_and_prepare()
     except Exception as e:  # TFDS raises many types for "could not fetch"
-      raise UsageError(f"TFDS could not prepare {dataset} in {data_dir} ({type(e).__name__}); "
-                       f"download it there first or use --dataset={offline}.") from e
+      raise UsageError(
+        f"TFDS could not prepare {dataset} in {data_dir} ({type(e).__name__}); "
+        f"download it there first or use --dataset={offline}."
+      ) from e
   return builder
 
 
-def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
-                image_size: int | None = None) -> ImageSource:
+def load_source(
+  dataset: str, split: str = "train", data_dir: str | None = None, image_size: int | None = None
+) -> ImageSource:
   """Opens `dataset` from TFDS by name; MNIST is prepared offline from the bundled files.
 
   With `image_size`, images are centre-cropped to a square and resized to it.
@@ -193,8 +211,9 @@ def load_source(dataset: str, split: str = "train", data_dir: str | None = None,
   builder = open_builder(dataset, data_dir, "mnist", prepare_offline, known_names="mnist, fashion_mnist or cifar10")
   features = builder.info.features
   label = features["label"] if "label" in features.keys() else None
-  return ImageSource(builder.as_data_source(split=split), num_classes=getattr(label, "num_classes", None),
-                     image_size=image_size)
+  return ImageSource(
+    builder.as_data_source(split=split), num_classes=getattr(label, "num_classes", None), image_size=image_size
+  )
 
 
 class Batches:
@@ -207,8 +226,10 @@ class Batches:
 
   def __init__(self, source, spec: BatchSpec, seed: int, start_step: int = 0, prefetch: int = 2):
     if len(source) < spec.global_batch * spec.microbatches:
-      raise UsageError(f"--batch_size={spec.global_batch} times --d_steps={spec.microbatches} is larger than the "
-                       f"dataset ({len(source)} examples).")
+      raise UsageError(
+        f"--batch_size={spec.global_batch} times --d_steps={spec.microbatches} is larger than the "
+        f"dataset ({len(source)} examples)."
+      )
     self.source, self.spec, self.seed = source, spec, seed
     self.next_step = start_step
     self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
@@ -221,8 +242,7 @@ class Batches:
     raw = self.source.read(indices)
     shape = (self.spec.local_devices, self.spec.microbatches * self.spec.per_device)
     # Every uint8 array is an image (a paired dataset has two); the rest (labels) stay as read.
-    return {k: (to_model_range(v) if v.dtype == np.uint8 else v).reshape(shape + v.shape[1:])
-            for k, v in raw.items()}
+    return {k: (to_model_range(v) if v.dtype == np.uint8 else v).reshape(shape + v.shape[1:]) for k, v in raw.items()}
 
   def _fill(self, step: int) -> None:
     while not self._stop.is_set():

@@ -48,8 +48,16 @@ class PairSource:
   k // crops_per_record at a crop position drawn from (seed, k).
   """
 
-  def __init__(self, records, hr_crop: int, factor: int, seed: int, hr_key: str = "hr", lr_key: str | None = "lr",
-               crops_per_record: int = 1):
+  def __init__(
+    self,
+    records,
+    hr_crop: int,
+    factor: int,
+    seed: int,
+    hr_key: str = "hr",
+    lr_key: str | None = "lr",
+    crops_per_record: int = 1,
+  ):
     self.records, self.hr_crop, self.factor, self.seed = records, hr_crop, factor, seed
     self.hr_key, self.lr_key, self.crops_per_record = hr_key, lr_key, crops_per_record
     first = np.asarray(records[0][hr_key])
@@ -70,11 +78,13 @@ class PairSource:
     # Positions on the LR grid, so the HR crop sits exactly over the LR one.
     room = np.array(hr.shape[:2]) // f if lr is None else np.minimum(np.array(hr.shape[:2]) // f, lr.shape[:2])
     if (room < lr_crop).any():
-      raise UsageError(f"An image of {hr.shape[0]}x{hr.shape[1]} is smaller than --hr_crop_size={self.hr_crop}; "
-                       "pass a smaller --hr_crop_size.")
+      raise UsageError(
+        f"An image of {hr.shape[0]}x{hr.shape[1]} is smaller than --hr_crop_size={self.hr_crop}; "
+        "pass a smaller --hr_crop_size."
+      )
     top, left = np.random.default_rng([self.seed, index]).integers(room - lr_crop + 1)
-    hr = hr[f * top:f * (top + lr_crop), f * left:f * (left + lr_crop)]
-    lr = sr_photos.downscale(hr, f) if lr is None else lr[top:top + lr_crop, left:left + lr_crop]
+    hr = hr[f * top : f * (top + lr_crop), f * left : f * (left + lr_crop)]
+    lr = sr_photos.downscale(hr, f) if lr is None else lr[top : top + lr_crop, left : left + lr_crop]
     return lr, hr
 
   def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
@@ -125,9 +135,12 @@ def held_out_pairs(config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
   for i in range(min(len(records), HELD_OUT_LIMIT or len(records))):
     record = records[i]
     hr = np.asarray(record[hr_key])
-    hr = hr[:hr.shape[0] // f * f, :hr.shape[1] // f * f]
-    lr = sr_photos.downscale(hr, f) if lr_key is None else np.asarray(record[lr_key])[:hr.shape[0] // f,
-                                                                                         :hr.shape[1] // f]
+    hr = hr[: hr.shape[0] // f * f, : hr.shape[1] // f * f]
+    lr = (
+      sr_photos.downscale(hr, f)
+      if lr_key is None
+      else np.asarray(record[lr_key])[: hr.shape[0] // f, : hr.shape[1] // f]
+    )
     pairs.append((lr, hr))
   groups: dict[tuple, list] = {}
   for lr, hr in pairs:
@@ -135,6 +148,6 @@ def held_out_pairs(config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
   out = []
   for members in groups.values():
     for start in range(0, len(members), EVAL_BATCH):
-      chunk = members[start:start + EVAL_BATCH]
+      chunk = members[start : start + EVAL_BATCH]
       out.append((np.stack([lr for lr, _ in chunk]), np.stack([hr for _, hr in chunk])))
   return out

@@ -22,8 +22,19 @@ HR_SIZE = 96
 FACTOR = 4
 TRAIN_CROPS = 4000
 CROP_SEED = 20170425  # fixed: the crops are part of the dataset, not of a run
-TRAIN_PHOTOS = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "motorcycle_left",
-                "moon", "coins", "brick", "grass", "gravel")
+TRAIN_PHOTOS = (
+  "astronaut",
+  "rocket",
+  "hubble_deep_field",
+  "immunohistochemistry",
+  "retina",
+  "motorcycle_left",
+  "moon",
+  "coins",
+  "brick",
+  "grass",
+  "gravel",
+)
 TEST_PHOTOS = ("chelsea", "coffee", "camera")
 
 
@@ -63,12 +74,12 @@ def train_crops(count: int = TRAIN_CROPS, seed: int = CROP_SEED):
     photo = photos[name]
     top = rng.integers(photo.shape[0] - HR_SIZE + 1)
     left = rng.integers(photo.shape[1] - HR_SIZE + 1)
-    yield name, photo[top:top + HR_SIZE, left:left + HR_SIZE]
+    yield name, photo[top : top + HR_SIZE, left : left + HR_SIZE]
 
 
 def held_out(name: str) -> np.ndarray:
   photo = load_photo(name)
-  return photo[:photo.shape[0] // FACTOR * FACTOR, :photo.shape[1] // FACTOR * FACTOR]
+  return photo[: photo.shape[0] // FACTOR * FACTOR, : photo.shape[1] // FACTOR * FACTOR]
 
 
 def _builder_class():
@@ -83,13 +94,16 @@ def _builder_class():
 
     def _info(self):
       return self.dataset_info_from_configs(
-          description=__doc__,
-          features=tfds.features.FeaturesDict({
-              "hr": tfds.features.Image(shape=(None, None, 3)),
-              "lr": tfds.features.Image(shape=(None, None, 3)),
-              "name": tfds.features.Text(),
-          }),
-          supervised_keys=("lr", "hr"))
+        description=__doc__,
+        features=tfds.features.FeaturesDict(
+          {
+            "hr": tfds.features.Image(shape=(None, None, 3)),
+            "lr": tfds.features.Image(shape=(None, None, 3)),
+            "name": tfds.features.Text(),
+          }
+        ),
+        supervised_keys=("lr", "hr"),
+      )
 
     def _split_generators(self, dl_manager):
       del dl_manager  # nothing to download: the photographs ship with scikit-image

@@ -22,12 +22,15 @@ def is_unpaired(dataset: str) -> bool:
   return dataset == mnist_styles.NAME or dataset.startswith("cycle_gan/")
 
 
-def load_domains(dataset: str, split: str = "train", data_dir: str | None = None,
-                 image_size: int | None = None) -> tuple[ImageSource, ImageSource]:
+def load_domains(
+  dataset: str, split: str = "train", data_dir: str | None = None, image_size: int | None = None
+) -> tuple[ImageSource, ImageSource]:
   """(domain A, domain B) of `split` ('train' or 'test'); `mnist_styles` is built offline on first use."""
   if not is_unpaired(dataset):
-    raise UsageError(f"--dataset={dataset} has no two unpaired domains; use mnist_styles (built offline from "
-                     "MNIST) or a TFDS cycle_gan dataset such as cycle_gan/horse2zebra.")
+    raise UsageError(
+      f"--dataset={dataset} has no two unpaired domains; use mnist_styles (built offline from "
+      "MNIST) or a TFDS cycle_gan dataset such as cycle_gan/horse2zebra."
+    )
   if split not in SPLITS:
     raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
   data_dir = data_dir or default_data_dir()
@@ -35,8 +38,10 @@ def load_domains(dataset: str, split: str = "train", data_dir: str | None = None
     mnist_styles.prepare_mnist_styles(data_dir)
   a, b = (load_source(dataset, f"{split}{domain}", data_dir, image_size) for domain in "AB")
   if a.image_shape != b.image_shape:
-    raise UsageError(f"--dataset={dataset}'s domains have images of shapes {a.image_shape} and {b.image_shape}; "
-                     "pass --image_size to resize both to one square size.")
+    raise UsageError(
+      f"--dataset={dataset}'s domains have images of shapes {a.image_shape} and {b.image_shape}; "
+      "pass --image_size to resize both to one square size."
+    )
   return a, b
 
 
@@ -58,5 +63,7 @@ class UnpairedSource:
 
   def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     indices = np.asarray(indices)
-    return {"a": self.domain_a.read(indices % len(self.domain_a))["image"],
-            "b": self.domain_b.read(self.b_order[indices % len(self.domain_b)])["image"]}
+    return {
+      "a": self.domain_a.read(indices % len(self.domain_a))["image"],
+      "b": self.domain_b.read(self.b_order[indices % len(self.domain_b)])["image"],
+    }

@@ -25,9 +25,15 @@ class PlayersState(struct.PyTreeNode):
   d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
 
   def checkpoint_items(self) -> dict[str, PyTree]:
-    return {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
-            "d_params": self.d_params, "d_batch_stats": self.d_batch_stats,
-            "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state}
+    return {
+      "step": self.step,
+      "g_params": self.g_params,
+      "g_batch_stats": self.g_batch_stats,
+      "d_params": self.d_params,
+      "d_batch_stats": self.d_batch_stats,
+      "g_opt_state": self.g_opt_state,
+      "d_opt_state": self.d_opt_state,
+    }
 
   def with_checkpoint_items(self, items: dict[str, PyTree]) -> PlayersState:
     return self.replace(**items)

@@ -10,5 +10,14 @@ from ganjax.metrics.image_quality import psnr
 from ganjax.metrics.image_quality import ssim
 from ganjax.metrics.image_quality import vif_p
 
-__all__ = ["feature_statistics", "frechet_distance", "inception_score", "kid", "ms_ssim", "precision_recall",
-           "psnr", "ssim", "vif_p"]
+__all__ = [
+  "feature_statistics",
+  "frechet_distance",
+  "inception_score",
+  "kid",
+  "ms_ssim",
+  "precision_recall",
+  "psnr",
+  "ssim",
+  "vif_p",
+]

@@ -37,8 +37,9 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> float:
+def frechet_distance(
+  mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
   """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrtm(sigma1 sigma2)), in float64; >= 0 up to rounding.
 
   mu [D], sigma [D, D]. When the product's square root is not finite (near-singular
@@ -48,8 +49,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
   sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
   d = mu1.shape[0]
   if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-    raise ValueError(f"frechet_distance needs means [D] and covariances [D, D] of one D, got {mu1.shape}, "
-                     f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}.")
+    raise ValueError(
+      f"frechet_distance needs means [D] and covariances [D, D] of one D, got {mu1.shape}, "
+      f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}."
+    )
   with warnings.catch_warnings():
     # "Matrix is singular" is routine for ReLU features with dead units; the result is
     # still finite and checked below, and the warning would land inside progress bars.
@@ -63,8 +66,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     # imaginary part, a large one means the inputs are not covariances.
     imaginary = np.max(np.abs(np.diagonal(covmean).imag))
     if imaginary > 1e-3:
-      raise ValueError(f"sqrtm(sigma1 @ sigma2) has an imaginary part of {imaginary:.3g} on its diagonal; "
-                       "the covariances are not symmetric positive semi-definite.")
+      raise ValueError(
+        f"sqrtm(sigma1 @ sigma2) has an imaginary part of {imaginary:.3g} on its diagonal; "
+        "the covariances are not symmetric positive semi-definite."
+      )
     covmean = covmean.real
   diff = mu1 - mu2
   return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
@@ -88,8 +93,13 @@ def _subset_rows(key: jax.Array, n: int, m: int, num_subsets: int) -> jax.Array:
   return jax.vmap(lambda k: jax.random.permutation(k, n)[:m])(keys)
 
 
-def kid(features_a: np.ndarray, features_b: np.ndarray, num_subsets: int = 100, subset_size: int = 1000,
-        key_or_seed: int | jax.Array = 0) -> tuple[float, float]:
+def kid(
+  features_a: np.ndarray,
+  features_b: np.ndarray,
+  num_subsets: int = 100,
+  subset_size: int = 1000,
+  key_or_seed: int | jax.Array = 0,
+) -> tuple[float, float]:
   """Kernel Inception Distance: (mean, std) of unbiased MMD^2 over random subsets.
 
   features [N_a, D] and [N_b, D]. Each subset draws min(subset_size, N_a, N_b) rows from each
@@ -118,11 +128,12 @@ def inception_score(probabilities: np.ndarray, splits: int = 10) -> tuple[float,
   p = np.asarray(probabilities, np.float64)
   n = p.shape[0]
   if p.ndim != 2 or not 1 <= splits <= n:
-    raise ValueError(f"inception_score needs probabilities [N, K] with N >= splits, got shape {p.shape} "
-                     f"and splits={splits}.")
+    raise ValueError(
+      f"inception_score needs probabilities [N, K] with N >= splits, got shape {p.shape} and splits={splits}."
+    )
   scores = []
   for i in range(splits):
-    part = p[i * n // splits:(i + 1) * n // splits]
+    part = p[i * n // splits : (i + 1) * n // splits]
     # rel_entr takes 0 log 0 as 0, so one-hot rows are fine.
     kl = scipy.special.rel_entr(part, part.mean(axis=0, keepdims=True)).sum(axis=1)
     scores.append(np.exp(kl.mean()))
@@ -155,18 +166,22 @@ def _inside(block: jax.Array, centres: jax.Array, radii_sq: jax.Array) -> jax.Ar
 
 
 def _manifold_radii_sq(points: jax.Array, k: int, batch_size: int) -> jax.Array:
-  return jnp.concatenate([_kth_neighbour_sq(points[i:i + batch_size], points, k)
-                          for i in range(0, points.shape[0], batch_size)])
+  return jnp.concatenate(
+    [_kth_neighbour_sq(points[i : i + batch_size], points, k) for i in range(0, points.shape[0], batch_size)]
+  )
 
 
 def _fraction_inside(queries: jax.Array, centres: jax.Array, radii_sq: jax.Array, batch_size: int) -> float:
-  hits = sum(int(jnp.sum(_inside(queries[i:i + batch_size], centres, radii_sq)))
-             for i in range(0, queries.shape[0], batch_size))
+  hits = sum(
+    int(jnp.sum(_inside(queries[i : i + batch_size], centres, radii_sq)))
+    for i in range(0, queries.shape[0], batch_size)
+  )
   return hits / queries.shape[0]
 
 
-def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3,
-                     batch_size: int = 1000) -> tuple[float, float]:
+def precision_recall(
+  real_features: np.ndarray, fake_features: np.ndarray, k: int = 3, batch_size: int = 1000
+) -> tuple[float, float]:
   """Improved precision and recall, each in [0, 1]; features [N_real, D] and [N_fake, D].
 
   Each set's manifold is the union of balls around its points, of radius the distance to the
@@ -179,8 +194,10 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: in
   if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
     raise ValueError(f"precision_recall needs features [N, D] with one D, got shapes {real.shape} and {fake.shape}.")
   if min(real.shape[0], fake.shape[0]) <= k:
-    raise ValueError(f"precision_recall with k={k} needs more than {k} samples per set, got "
-                     f"{real.shape[0]} real and {fake.shape[0]} fake.")
+    raise ValueError(
+      f"precision_recall with k={k} needs more than {k} samples per set, got "
+      f"{real.shape[0]} real and {fake.shape[0]} fake."
+    )
   real_radii = _manifold_radii_sq(real, k, batch_size)
   fake_radii = _manifold_radii_sq(fake, k, batch_size)
   precision = _fraction_inside(fake, real, real_radii, batch_size)

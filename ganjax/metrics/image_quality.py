@@ -46,8 +46,15 @@ def _filter_valid(x: jax.Array, taps: np.ndarray) -> jax.Array:
   for kernel_shape in ((k, 1, 1, 1), (1, k, 1, 1)):
     kernel = jnp.tile(jnp.asarray(taps).reshape(kernel_shape), (1, 1, 1, channels))
     # HIGHEST: on GPUs the default would use TF32, whose error swamps E[x^2] - E[x]^2.
-    x = jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                     feature_group_count=channels, precision=jax.lax.Precision.HIGHEST)
+    x = jax.lax.conv_general_dilated(
+      x,
+      kernel,
+      (1, 1),
+      "VALID",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"),
+      feature_group_count=channels,
+      precision=jax.lax.Precision.HIGHEST,
+    )
   return x
 
 
@@ -55,8 +62,7 @@ def _check_images(a: jax.Array, b: jax.Array, min_size: int, what: str) -> None:
   if a.ndim != 4 or a.shape != b.shape:
     raise ValueError(f"{what} needs two image batches [N, H, W, C] of the same shape, got {a.shape} and {b.shape}.")
   if min(a.shape[1:3]) < min_size:
-    raise ValueError(f"{what} needs images of at least {min_size}x{min_size} pixels, got "
-                     f"{a.shape[1]}x{a.shape[2]}.")
+    raise ValueError(f"{what} needs images of at least {min_size}x{min_size} pixels, got {a.shape[1]}x{a.shape[2]}.")
 
 
 @jax.jit

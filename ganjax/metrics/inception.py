@@ -67,6 +67,7 @@ def resize_bilinear(images: jax.Array, size: int = INPUT_SIZE) -> jax.Array:
 
 class BasicConv(nn.Module):
   """Convolution without bias, BatchNorm (eps 0.001, stored statistics), ReLU."""
+
   features: int
   kernel: tuple[int, int]
   strides: int = 1
@@ -75,8 +76,15 @@ class BasicConv(nn.Module):
   @nn.compact
   def __call__(self, x):
     (ph, pw), s = self.padding, self.strides
-    x = nn.Conv(self.features, self.kernel, strides=(s, s), padding=((ph, ph), (pw, pw)), use_bias=False,
-                precision=_PRECISION, name="conv")(x)
+    x = nn.Conv(
+      self.features,
+      self.kernel,
+      strides=(s, s),
+      padding=((ph, ph), (pw, pw)),
+      use_bias=False,
+      precision=_PRECISION,
+      name="conv",
+    )(x)
     x = nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x)
     return nn.relu(x)
 
@@ -92,6 +100,7 @@ def _max_pool_3x3_stride2(x):
 
 class InceptionA(nn.Module):
   """Mixed_5b-d: 1x1, 5x5, double 3x3 and average-pool branches."""
+
   pool_features: int
 
   @nn.compact
@@ -120,6 +129,7 @@ class InceptionB(nn.Module):
 
 class InceptionC(nn.Module):
   """Mixed_6b-e: factorised 7x7 branches."""
+
   channels_7x7: int
 
   @nn.compact
@@ -154,18 +164,29 @@ class InceptionD(nn.Module):
 
 class InceptionE(nn.Module):
   """Mixed_7b (average-pool branch) and Mixed_7c (`max_pool=True`, as in the TF graph)."""
+
   max_pool: bool = False
 
   @nn.compact
   def __call__(self, x):
     b1 = BasicConv(320, (1, 1), name="branch1x1")(x)
     b3 = BasicConv(384, (1, 1), name="branch3x3_1")(x)
-    b3 = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], axis=-1)
+    b3 = jnp.concatenate(
+      [
+        BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+        BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3),
+      ],
+      axis=-1,
+    )
     bd = BasicConv(448, (1, 1), name="branch3x3dbl_1")(x)
     bd = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], axis=-1)
+    bd = jnp.concatenate(
+      [
+        BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+        BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd),
+      ],
+      axis=-1,
+    )
     if self.max_pool:
       pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
     else:

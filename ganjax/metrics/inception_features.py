@@ -65,14 +65,18 @@ def variables_from_state_dict(state_dict: dict[str, np.ndarray], source: str = "
     array = np.asarray(state_dict[name])
     expected = _torch_shape(leaf.shape) if transpose else leaf.shape
     if array.shape != expected:
-      raise UsageError(f"{source} holds {name} with shape {list(array.shape)} where the FID Inception has "
-                       f"{list(expected)}: it is not pytorch-fid's {PUBLISHED_NAME}.")
+      raise UsageError(
+        f"{source} holds {name} with shape {list(array.shape)} where the FID Inception has "
+        f"{list(expected)}: it is not pytorch-fid's {PUBLISHED_NAME}."
+      )
     flat[path] = np.asarray(_from_torch_layout(array) if transpose else array, np.float32)
   used = {_torch_name(p)[0] for p in flat}
   extra = sorted(k for k in state_dict if k not in used and not k.endswith(_IGNORED_SUFFIXES))
   if extra:
-    raise UsageError(f"{source} holds tensors the FID Inception does not have ({', '.join(extra[:3])}"
-                     f"{', ...' if len(extra) > 3 else ''}): it is not pytorch-fid's {PUBLISHED_NAME}.")
+    raise UsageError(
+      f"{source} holds tensors the FID Inception does not have ({', '.join(extra[:3])}"
+      f"{', ...' if len(extra) > 3 else ''}): it is not pytorch-fid's {PUBLISHED_NAME}."
+    )
   return jax.tree_util.tree_map_with_path(lambda kp, _: flat[tuple(k.key for k in kp)], template)
 
 
@@ -80,18 +84,23 @@ def variables_from_state_dict(state_dict: dict[str, np.ndarray], source: str = "
 def load_variables(path: str) -> dict:
   """The FID Inception's {'params', 'batch_stats'} from a pytorch-fid .pth file, read once per process."""
   if not path:
-    raise UsageError("--feature_network=inception needs --inception_weights=<path to "
-                     f"{PUBLISHED_NAME}>, downloaded once from {PUBLISHED_URL}.")
+    raise UsageError(
+      "--feature_network=inception needs --inception_weights=<path to "
+      f"{PUBLISHED_NAME}>, downloaded once from {PUBLISHED_URL}."
+    )
   if not os.path.exists(path):
-    raise UsageError(f"The Inception weights file {path} does not exist; download {PUBLISHED_NAME} "
-                     f"from {PUBLISHED_URL} and pass its path as --inception_weights.")
+    raise UsageError(
+      f"The Inception weights file {path} does not exist; download {PUBLISHED_NAME} "
+      f"from {PUBLISHED_URL} and pass its path as --inception_weights."
+    )
   try:
     state_dict = torch_file.load(path)
   except OSError as e:
     raise UsageError(f"Cannot read the Inception weights file {path} ({e.strerror or e}).") from e
   except torch_file.TorchFileError as e:
-    raise UsageError(f"The Inception weights file {path} is not a readable PyTorch state dict: {e}; "
-                     f"download {PUBLISHED_NAME} again.") from e
+    raise UsageError(
+      f"The Inception weights file {path} is not a readable PyTorch state dict: {e}; download {PUBLISHED_NAME} again."
+    ) from e
   variables = variables_from_state_dict(state_dict, f"The Inception weights file {path}")
   return jax.device_put(variables)  # once, not with every batch
 
@@ -133,11 +142,11 @@ def uint8_features(images: np.ndarray, variables: dict, batch_size: int = 32) ->
   """
   pool3, logits = [], []
   for start in range(0, len(images), batch_size):
-    batch = images[start:start + batch_size]
+    batch = images[start : start + batch_size]
     padded = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]), np.uint8)])
     p, l = pool3_and_logits(variables, jnp.asarray(padded))
-    pool3.append(np.asarray(p)[:len(batch)])
-    logits.append(np.asarray(l)[:len(batch)])
+    pool3.append(np.asarray(p)[: len(batch)])
+    logits.append(np.asarray(l)[: len(batch)])
   return np.concatenate(pool3), np.concatenate(logits)
 
 

@@ -29,8 +29,10 @@ def load_params(path: str = WEIGHTS):
     with open(path, "rb") as f:
       return flax.serialization.from_bytes(template, f.read())
   except (OSError, ValueError, KeyError) as e:
-    raise UsageError(f"Cannot read the MNIST classifier weights {path} ({type(e).__name__}); reinstall "
-                     "ganjax or rebuild them with python -m experiments.mnist_classifier.") from e
+    raise UsageError(
+      f"Cannot read the MNIST classifier weights {path} ({type(e).__name__}); reinstall "
+      "ganjax or rebuild them with python -m experiments.mnist_classifier."
+    ) from e
 
 
 @jax.jit
@@ -50,13 +52,14 @@ def check_images(images: np.ndarray) -> None:
     raise UsageError(f"The MNIST feature network takes images in [-1, 1], got values in [{low:.3g}, {high:.3g}].")
 
 
-def features_and_probabilities(images: np.ndarray, batch_size: int = 1000,
-                               path: str = WEIGHTS) -> tuple[np.ndarray, np.ndarray]:
+def features_and_probabilities(
+  images: np.ndarray, batch_size: int = 1000, path: str = WEIGHTS
+) -> tuple[np.ndarray, np.ndarray]:
   """images float [N, 28, 28, 1] in [-1, 1] -> (features [N, 256], probabilities [N, 10])."""
   images = np.asarray(images)
   check_images(images)
   params = load_params(path)
-  outputs = [_apply(params, jnp.asarray(images[i:i + batch_size], jnp.float32))
-             for i in range(0, len(images), batch_size)]
-  return (np.concatenate([np.asarray(f) for f, _ in outputs]),
-          np.concatenate([np.asarray(p) for _, p in outputs]))
+  outputs = [
+    _apply(params, jnp.asarray(images[i : i + batch_size], jnp.float32)) for i in range(0, len(images), batch_size)
+  ]
+  return (np.concatenate([np.asarray(f) for f, _ in outputs]), np.concatenate([np.asarray(p) for _, p in outputs]))

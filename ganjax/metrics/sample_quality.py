@@ -17,18 +17,19 @@ from ganjax.errors import UsageError
 from ganjax.metrics import distribution, inception, inception_features, mnist_features
 
 FEATURE_NETWORKS = {
-    "mnist": "ganjax MnistClassifier (LeNet-style, 99%+ test accuracy): 256-d penultimate ReLU features, "
-             "softmax over 10 classes; inputs float [-1, 1], 28x28x1, no resizing",
-    "inception": "InceptionV3, pytorch-fid's FID variant with weights {weights} (sha256 {digest}...): 2048-d "
-                 "pool3 features, softmax over the 1008 logits without bias (for IS); samples quantised to "
-                 "uint8, grey replicated to RGB, bilinear resize to 299x299 (align_corners=False, no "
-                 "antialiasing), [0, 1] mapped to [-1, 1]",
+  "mnist": "ganjax MnistClassifier (LeNet-style, 99%+ test accuracy): 256-d penultimate ReLU features, "
+  "softmax over 10 classes; inputs float [-1, 1], 28x28x1, no resizing",
+  "inception": "InceptionV3, pytorch-fid's FID variant with weights {weights} (sha256 {digest}...): 2048-d "
+  "pool3 features, softmax over the 1008 logits without bias (for IS); samples quantised to "
+  "uint8, grey replicated to RGB, bilinear resize to 299x299 (align_corners=False, no "
+  "antialiasing), [0, 1] mapped to [-1, 1]",
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureNetwork:
   """A feature network as the reports use it."""
+
   name: str  # metric suffix: fid_<name>
   cache_tag: str  # names its cached reference features; changes when its weights do
   description: str
@@ -45,14 +46,17 @@ def feature_network(name: str = "mnist", inception_weights: str = "") -> Feature
   inception_features.load_variables(inception_weights)  # a missing or wrong file fails here, before any work
   digest = inception_features.weights_digest(inception_weights)
   return FeatureNetwork(
-      "inception", f"inception-{digest}",
-      FEATURE_NETWORKS["inception"].format(weights=os.path.basename(inception_weights), digest=digest),
-      inception.POOL3_DIM,
-      lambda images: inception_features.features_and_probabilities(images, inception_weights))
+    "inception",
+    f"inception-{digest}",
+    FEATURE_NETWORKS["inception"].format(weights=os.path.basename(inception_weights), digest=digest),
+    inception.POOL3_DIM,
+    lambda images: inception_features.features_and_probabilities(images, inception_weights),
+  )
 
 
-def reference_features(dataset: str, split: str, data_dir: str, num: int | None = None,
-                       network: str | FeatureNetwork = "mnist") -> np.ndarray:
+def reference_features(
+  dataset: str, split: str, data_dir: str, num: int | None = None, network: str | FeatureNetwork = "mnist"
+) -> np.ndarray:
   """Features [N, D] of a real split, cached in `<data_dir>/ganjax_reference/` (recomputed if absent).
 
   The cache file is named by dataset, split, feature network (with a digest of its weights
@@ -75,30 +79,47 @@ def reference_features(dataset: str, split: str, data_dir: str, num: int | None 
   return features
 
 
-def evaluate(fake_images: np.ndarray, real_features: np.ndarray, network: str | FeatureNetwork = "mnist",
-             kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3, seed: int = 0) -> dict:
+def evaluate(
+  fake_images: np.ndarray,
+  real_features: np.ndarray,
+  network: str | FeatureNetwork = "mnist",
+  kid_subsets: int = 100,
+  kid_subset_size: int = 1000,
+  k: int = 3,
+  seed: int = 0,
+) -> dict:
   """Metrics of fakes [N, H, W, C] in [-1, 1] (28x28x1 for mnist) against real features [M, D]."""
   network = feature_network(network) if isinstance(network, str) else network
   n, d = len(fake_images), network.dim
   if n <= d or len(real_features) <= d:  # checked first: the features of the fakes may take minutes
-    raise UsageError(f"FID on {d}-d features needs more than {d} samples per set, got {n} generated and "
-                     f"{len(real_features)} real; raise --num_samples.")
+    raise UsageError(
+      f"FID on {d}-d features needs more than {d} samples per set, got {n} generated and "
+      f"{len(real_features)} real; raise --num_samples."
+    )
   if min(n, len(real_features)) <= k:
     raise UsageError(f"precision/recall with k={k} needs more than {k} samples per set.")
   fake_features, probabilities = network.features_and_probabilities(fake_images)
   suffix = f"_{network.name}"
-  fid = distribution.frechet_distance(*distribution.feature_statistics(fake_features),
-                                      *distribution.feature_statistics(real_features))
+  fid = distribution.frechet_distance(
+    *distribution.feature_statistics(fake_features), *distribution.feature_statistics(real_features)
+  )
   kid_mean, kid_std = distribution.kid(fake_features, real_features, kid_subsets, kid_subset_size, seed)
   is_mean, is_std = distribution.inception_score(probabilities, splits=min(10, n))
   precision, recall = distribution.precision_recall(real_features, fake_features, k)
   return {
-      f"fid{suffix}": fid, f"kid{suffix}": kid_mean, f"kid{suffix}_std": kid_std,
-      f"is{suffix}": is_mean, f"is{suffix}_std": is_std,
-      f"precision{suffix}": precision, f"recall{suffix}": recall,
-      "num_samples": int(n), "num_reference": int(len(real_features)), "pr_k": k,
-      "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, n, len(real_features)),
-      "feature_network": network.description,
+    f"fid{suffix}": fid,
+    f"kid{suffix}": kid_mean,
+    f"kid{suffix}_std": kid_std,
+    f"is{suffix}": is_mean,
+    f"is{suffix}_std": is_std,
+    f"precision{suffix}": precision,
+    f"recall{suffix}": recall,
+    "num_samples": int(n),
+    "num_reference": int(len(real_features)),
+    "pr_k": k,
+    "kid_subsets": kid_subsets,
+    "kid_subset_size": min(kid_subset_size, n, len(real_features)),
+    "feature_network": network.description,
   }
 
 

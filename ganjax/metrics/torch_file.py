@@ -21,11 +21,18 @@ import ml_dtypes
 import numpy as np
 
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "BFloat16Storage": ml_dtypes.bfloat16, "LongStorage": np.int64, "IntStorage": np.int32,
-    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+  "FloatStorage": np.float32,
+  "DoubleStorage": np.float64,
+  "HalfStorage": np.float16,
+  "BFloat16Storage": ml_dtypes.bfloat16,
+  "LongStorage": np.int64,
+  "IntStorage": np.int32,
+  "ShortStorage": np.int16,
+  "CharStorage": np.int8,
+  "ByteStorage": np.uint8,
+  "BoolStorage": np.bool_,
 }
-_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
 
@@ -41,6 +48,7 @@ class _StorageType:
 @dataclasses.dataclass(frozen=True)
 class _StorageRef:
   """A storage named in the pickle; its bytes are read after unpickling."""
+
   key: str
   dtype: np.dtype
   numel: int
@@ -55,8 +63,7 @@ class _TensorRef:
   stride: tuple[int, ...]
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                    metadata=None):
+def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
   del requires_grad, backward_hooks, metadata  # autograd bookkeeping: meaningless for arrays
   if not isinstance(storage, _StorageRef):
     raise TorchFileError("a tensor's storage is not a storage record")
@@ -69,9 +76,9 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
 
 
 _ALLOWED = {
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("collections", "OrderedDict"): collections.OrderedDict,
+  ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+  ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+  ("collections", "OrderedDict"): collections.OrderedDict,
 }
 
 
@@ -90,8 +97,7 @@ class _Unpickler(pickle.Unpickler):
       raise TorchFileError(f"unknown persistent record {pid!r:.80}")
     _, storage_type, key, _, numel, *view = pid
     view = view[0] if view else None
-    return _StorageRef(str(key), storage_type.dtype, int(numel),
-                       None if view is None else (int(view[1]), int(view[2])))
+    return _StorageRef(str(key), storage_type.dtype, int(numel), None if view is None else (int(view[1]), int(view[2])))
 
 
 def _unpickle(stream: io.BytesIO):
@@ -102,7 +108,7 @@ def _as_array(ref: _TensorRef, storages: dict[str, np.ndarray]) -> np.ndarray:
   storage = storages[ref.storage.key]
   if ref.storage.view is not None:
     start, numel = ref.storage.view
-    storage = storage[start:start + numel]
+    storage = storage[start : start + numel]
   if len(ref.size) != len(ref.stride) or min(ref.stride, default=0) < 0 or ref.offset < 0:
     raise TorchFileError("a tensor has an inconsistent size and stride")
   if 0 in ref.size:
@@ -112,7 +118,7 @@ def _as_array(ref: _TensorRef, storages: dict[str, np.ndarray]) -> np.ndarray:
   if last >= len(storage):
     raise TorchFileError("a tensor reaches past the end of its storage")
   strides = tuple(s * storage.itemsize for s in ref.stride)
-  return np.lib.stride_tricks.as_strided(storage[ref.offset:], ref.size, strides).copy()
+  return np.lib.stride_tricks.as_strided(storage[ref.offset :], ref.size, strides).copy()
 
 
 def _storage_array(raw: bytes, ref: _StorageRef, little_endian: bool) -> np.ndarray:
@@ -147,7 +153,7 @@ def _read_zip(archive: zipfile.ZipFile):
   pickles = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
   if len(pickles) != 1:
     raise TorchFileError("the zip archive has no single <name>/data.pkl record")
-  prefix = pickles[0][:-len("data.pkl")]
+  prefix = pickles[0][: -len("data.pkl")]
   names = set(archive.namelist())
   little = archive.read(f"{prefix}byteorder").decode().strip() != "big" if f"{prefix}byteorder" in names else True
   obj = _unpickle(io.BytesIO(archive.read(pickles[0])))
@@ -178,8 +184,9 @@ def _read_legacy(stream: io.BytesIO):
     ref = refs.get(str(key))
     if ref is None:
       raise TorchFileError(f"storage {key} is listed but no tensor uses it")
-    storages[str(key)] = _storage_array(stream.read(numel * ref.dtype.itemsize),
-                                        dataclasses.replace(ref, numel=numel), little)
+    storages[str(key)] = _storage_array(
+      stream.read(numel * ref.dtype.itemsize), dataclasses.replace(ref, numel=numel), little
+    )
   return _resolve(obj, storages)
 
 

@@ -16,11 +16,15 @@ def check_image_shape(config: Config, image_shape: tuple[int, ...]) -> None:
   """Raises UsageError when the model cannot generate the dataset's image size."""
   h, w = image_shape[:2]
   if config.progressive_steps and (h, w) != (28, 28):
-    raise UsageError(f"--progressive_steps grows 7 -> 14 -> 28 pixels, but --dataset={config.dataset} has {h}x{w} "
-                     "images; use a 28x28 dataset such as mnist.")
+    raise UsageError(
+      f"--progressive_steps grows 7 -> 14 -> 28 pixels, but --dataset={config.dataset} has {h}x{w} "
+      "images; use a 28x28 dataset such as mnist."
+    )
   if config.model == "dcgan" and not (h == w and h in DCGAN_SIZES):
-    raise UsageError(f"--model=dcgan generates square images of {', '.join(map(str, DCGAN_SIZES))} pixels but "
-                     f"--dataset={config.dataset} has {h}x{w}; resize the data or use --model=mlp.")
+    raise UsageError(
+      f"--model=dcgan generates square images of {', '.join(map(str, DCGAN_SIZES))} pixels but "
+      f"--dataset={config.dataset} has {h}x{w}; resize the data or use --model=mlp."
+    )
 
 
 def check_labels(config: Config, source) -> None:
@@ -28,21 +32,38 @@ def check_labels(config: Config, source) -> None:
   if not config.num_classes:
     return
   if source.label_key is None:
-    raise UsageError(f"--num_classes={config.num_classes} asks for a conditional model but --dataset={config.dataset} "
-                     "has no labels; use --num_classes=0.")
+    raise UsageError(
+      f"--num_classes={config.num_classes} asks for a conditional model but --dataset={config.dataset} "
+      "has no labels; use --num_classes=0."
+    )
   if source.num_classes is not None and source.num_classes != config.num_classes:
-    raise UsageError(f"--dataset={config.dataset} has {source.num_classes} classes but --num_classes="
-                     f"{config.num_classes}; pass --num_classes={source.num_classes}.")
+    raise UsageError(
+      f"--dataset={config.dataset} has {source.num_classes} classes but --num_classes="
+      f"{config.num_classes}; pass --num_classes={source.num_classes}."
+    )
 
 
-def build_gan(config: Config, image_shape: tuple[int, int, int],
-              axis_name: str | None) -> tuple[nn.Module, nn.Module]:
+def build_gan(config: Config, image_shape: tuple[int, int, int], axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   """(generator, discriminator) for `config.model`, generating images of `image_shape` [H, W, C]."""
-  d_options = dict(width=config.width, leak=config.leak, dropout=config.dropout, init_scheme=config.init,
-                   batchnorm=config.d_batchnorm, spectral_norm=config.spectral_norm, num_classes=config.num_classes,
-                   conditioning=config.d_conditioning, axis_name=axis_name)
-  g_options = dict(width=config.width, leak=config.leak, init_scheme=config.init, batchnorm=config.g_batchnorm,
-                   num_classes=config.num_classes, axis_name=axis_name)
+  d_options = dict(
+    width=config.width,
+    leak=config.leak,
+    dropout=config.dropout,
+    init_scheme=config.init,
+    batchnorm=config.d_batchnorm,
+    spectral_norm=config.spectral_norm,
+    num_classes=config.num_classes,
+    conditioning=config.d_conditioning,
+    axis_name=axis_name,
+  )
+  g_options = dict(
+    width=config.width,
+    leak=config.leak,
+    init_scheme=config.init,
+    batchnorm=config.g_batchnorm,
+    num_classes=config.num_classes,
+    axis_name=axis_name,
+  )
   if config.model == "dcgan":
     g = dcgan.Generator(channels=image_shape[-1], image_size=image_shape[0], **g_options)
     return g, dcgan.Discriminator(**d_options)

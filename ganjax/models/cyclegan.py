@@ -62,18 +62,17 @@ class ResnetGenerator(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     channels = self.channels or x.shape[-1]
-    if x.shape[1] % 2 ** DOWNSAMPLES or x.shape[2] % 2 ** DOWNSAMPLES:
-      raise ValueError(f"image sides must be divisible by {2 ** DOWNSAMPLES}, got {x.shape[1:3]}")
+    if x.shape[1] % 2**DOWNSAMPLES or x.shape[2] % 2**DOWNSAMPLES:
+      raise ValueError(f"image sides must be divisible by {2**DOWNSAMPLES}, got {x.shape[1:3]}")
     y = nn.Conv(self.width, (7, 7), padding="VALID", use_bias=False, kernel_init=INIT)(reflect_pad(x, 3))
     y = nn.relu(instance_norm(y))
     for i in range(1, DOWNSAMPLES + 1):  # d2k, d4k
-      y = nn.Conv(self.width * 2 ** i, (3, 3), (2, 2), padding=((1, 1), (1, 1)), use_bias=False,
-                  kernel_init=INIT)(y)
+      y = nn.Conv(self.width * 2**i, (3, 3), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=INIT)(y)
       y = nn.relu(instance_norm(y))
     for _ in range(self.blocks):
       y = ResidualBlock()(y)
     for i in reversed(range(DOWNSAMPLES)):  # u2k, uk
-      y = SubPixelConvTranspose(self.width * 2 ** i, (3, 3), (2, 2), use_bias=False, kernel_init=INIT)(y)
+      y = SubPixelConvTranspose(self.width * 2**i, (3, 3), (2, 2), use_bias=False, kernel_init=INIT)(y)
       y = nn.relu(instance_norm(y))
     y = nn.Conv(channels, (7, 7), padding="VALID", kernel_init=INIT)(reflect_pad(y, 3))
     return jnp.tanh(y).astype(jnp.float32)
@@ -85,11 +84,13 @@ def discriminator_downsamples(image_side: int) -> int:
   return 3 if image_side >= 64 else 2
 
 
-def build_cyclegan(width: int, blocks: int, image_shape: tuple[int, int, int]
-                   ) -> tuple[ResnetGenerator, PatchDiscriminator]:
+def build_cyclegan(
+  width: int, blocks: int, image_shape: tuple[int, int, int]
+) -> tuple[ResnetGenerator, PatchDiscriminator]:
   """One generator and one discriminator module; CycleGAN applies each with two sets of params
   (A -> B and B -> A; D_A and D_B)."""
   generator = ResnetGenerator(width=width, blocks=blocks, channels=image_shape[-1])
-  discriminator = PatchDiscriminator(width=width, downsamples=discriminator_downsamples(min(image_shape[:2])),
-                                     norm="instance")
+  discriminator = PatchDiscriminator(
+    width=width, downsamples=discriminator_downsamples(min(image_shape[:2])), norm="instance"
+  )
   return generator, discriminator

@@ -23,14 +23,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganjax.models import progressive
-from ganjax.models.layers import (Dropout, StridedConv, SubPixelConvTranspose, label_channels, label_input, normalized,
-                                  projection)
+from ganjax.models.layers import (
+  Dropout,
+  StridedConv,
+  SubPixelConvTranspose,
+  label_channels,
+  label_input,
+  normalized,
+  projection,
+)
 
 INITIALIZERS: dict[str, Callable] = {
-    "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
-    "dcgan": nn.initializers.normal(0.02),  # Radford et al. 2015
-    "he": nn.initializers.he_normal(),
-    "lecun": nn.initializers.lecun_normal(),
+  "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
+  "dcgan": nn.initializers.normal(0.02),  # Radford et al. 2015
+  "he": nn.initializers.he_normal(),
+  "lecun": nn.initializers.lecun_normal(),
 }
 
 
@@ -43,7 +50,7 @@ def upsampling_plan(image_size: int, width: int) -> tuple[int, int, tuple[tuple[
   if image_size == 28:
     return 7, 4 * width, ((2 * width, 1), (width, 2))
   doublings = int(np.log2(image_size // 4))
-  channels = [8 * width // 2 ** i for i in range(doublings)]
+  channels = [8 * width // 2**i for i in range(doublings)]
   return 4, channels[0], tuple((c, 2) for c in channels[1:])
 
 
@@ -51,7 +58,7 @@ def downsampling_channels(image_size: int, width: int) -> tuple[int, ...]:
   """D's stride-2 convs: w, 2w for 28x28 (the tutorial); w, 2w, 4w, ... down to 4x4 otherwise."""
   if image_size == 28:
     return (width, 2 * width)
-  return tuple(width * 2 ** i for i in range(int(np.log2(image_size // 4))))
+  return tuple(width * 2**i for i in range(int(np.log2(image_size // 4))))
 
 
 class Generator(nn.Module):
@@ -68,8 +75,14 @@ class Generator(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None, stage: int | None = None,
-               alpha: jax.Array | float = 1.0) -> jax.Array:
+  def __call__(
+    self,
+    z: jax.Array,
+    train: bool,
+    labels: jax.Array | None = None,
+    stage: int | None = None,
+    alpha: jax.Array | float = 1.0,
+  ) -> jax.Array:
     """`stage` (progressive growing, 28x28 only): images at 7, 14 or 28 pixels, the newest
     layers faded in by `alpha`; None: the whole network."""
     kinit = INITIALIZERS[self.init_scheme]
@@ -93,8 +106,7 @@ class Generator(nn.Module):
     for features, stride in hidden:
       if stage is not None and len(grown) > stage:
         break
-      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm,
-                                kernel_init=kinit)(x)
+      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm, kernel_init=kinit)(x)
       x = nn.leaky_relu(norm(x), self.leak)
       grown.append(x)
     if stage == 0:
@@ -121,8 +133,14 @@ class Discriminator(nn.Module):
   axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None, stage: int | None = None,
-               alpha: jax.Array | float = 1.0) -> jax.Array:
+  def __call__(
+    self,
+    x: jax.Array,
+    train: bool,
+    labels: jax.Array | None = None,
+    stage: int | None = None,
+    alpha: jax.Array | float = 1.0,
+  ) -> jax.Array:
     """`stage` (progressive growing, 28x28 only): x is 7, 14 or 28 pixels, the newest block
     faded in by `alpha` (ProGAN's fromRGB path); None: the whole network."""
     kinit = INITIALIZERS[self.init_scheme]

@@ -64,8 +64,12 @@ class SubPixelConvTranspose(nn.Module):
     th, tw = phase_kernel.shape[:2]
     phase_kernel = phase_kernel.reshape(th, tw, x.shape[-1], sh * sw * self.features)
     y = jax.lax.conv_general_dilated(
-        x, phase_kernel, window_strides=(1, 1), padding=((lo_h, hi_h), (lo_w, hi_w)),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      x,
+      phase_kernel,
+      window_strides=(1, 1),
+      padding=((lo_h, hi_h), (lo_w, hi_w)),
+      dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
     n, h, w, _ = y.shape
     y = y.reshape(n, h, w, sh, sw, self.features).transpose(0, 1, 3, 2, 4, 5)
     y = y.reshape(n, h * sh, w * sw, self.features)
@@ -101,8 +105,9 @@ def _input_phase_taps(size: int, kernel: int, stride: int) -> tuple[np.ndarray, 
   return select, t_max
 
 
-def _strided_conv_input_grad(dy: jax.Array, kernel: jax.Array, x_shape: tuple[int, ...],
-                             strides: tuple[int, int]) -> jax.Array:
+def _strided_conv_input_grad(
+  dy: jax.Array, kernel: jax.Array, x_shape: tuple[int, ...], strides: tuple[int, int]
+) -> jax.Array:
   """dL/dx of `_strided_conv` from dL/dy, as one stride-1 convolution plus depth-to-space."""
   n, h, w, c = x_shape
   (kh, kw), (sh, sw) = kernel.shape[:2], strides
@@ -131,8 +136,9 @@ def _strided_conv_fwd(x, kernel, strides):
 
 def _strided_conv_bwd(strides, residuals, dy):
   x, kernel = residuals
-  _, kernel_vjp = jax.vjp(lambda k: jax.lax.conv_general_dilated(x, k, strides, "SAME", dimension_numbers=_NHWC),
-                          kernel)
+  _, kernel_vjp = jax.vjp(
+    lambda k: jax.lax.conv_general_dilated(x, k, strides, "SAME", dimension_numbers=_NHWC), kernel
+  )
   return _strided_conv_input_grad(dy, kernel, x.shape, strides), kernel_vjp(dy)[0]
 
 
@@ -216,8 +222,9 @@ def label_channels(x: jax.Array, labels: jax.Array | None, num_classes: int) -> 
   """Images [N, H, W, C] with the one-hot label appended as constant maps: [N, H, W, C + classes]."""
   if labels is None:
     raise ValueError("a conditional discriminator needs labels")
-  maps = jnp.broadcast_to(jax.nn.one_hot(labels, num_classes, dtype=x.dtype)[:, None, None, :],
-                          (*x.shape[:-1], num_classes))
+  maps = jnp.broadcast_to(
+    jax.nn.one_hot(labels, num_classes, dtype=x.dtype)[:, None, None, :], (*x.shape[:-1], num_classes)
+  )
   return jnp.concatenate([x, maps], axis=-1)
 
 

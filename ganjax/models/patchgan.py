@@ -44,8 +44,14 @@ class PatchDiscriminator(nn.Module):
     for i in range(self.downsamples + 1):  # the last one keeps the resolution
       stride = 2 if i < self.downsamples else 1
       features = self.width * 2 ** min(i, 3)
-      x = nn.Conv(features, (4, 4), (stride, stride), padding="SAME", use_bias=i == 0 or self.norm == "none",
-                  kernel_init=self.kernel_init)(x)
+      x = nn.Conv(
+        features,
+        (4, 4),
+        (stride, stride),
+        padding="SAME",
+        use_bias=i == 0 or self.norm == "none",
+        kernel_init=self.kernel_init,
+      )(x)
       if i > 0:
         x = self._normalize(x, train)
       x = nn.leaky_relu(x, self.leak)

@@ -35,7 +35,7 @@ def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
 def upsampling_stages(upscale: int) -> int:
   """How many x2 pixel-shuffle stages make `upscale` (a power of two)."""
   stages = int(np.log2(upscale)) if upscale > 0 else -1
-  if stages < 1 or 2 ** stages != upscale:
+  if stages < 1 or 2**stages != upscale:
     raise ValueError(f"upscale must be a power of two of at least 2, got {upscale}")
   return stages
 

@@ -56,8 +56,15 @@ class UNet(nn.Module):
     levels = side.bit_length() - 1  # halvings down to 1x1
     skips = []
     for i in range(levels):
-      x = nn.Conv(self.width * min(2 ** i, MAX_WIDTH_FACTOR), (4, 4), (2, 2), padding="SAME",
-                  use_bias=i == 0 or i == levels - 1, kernel_init=self.kernel_init, name=f"down_{i}")(x)
+      x = nn.Conv(
+        self.width * min(2**i, MAX_WIDTH_FACTOR),
+        (4, 4),
+        (2, 2),
+        padding="SAME",
+        use_bias=i == 0 or i == levels - 1,
+        kernel_init=self.kernel_init,
+        name=f"down_{i}",
+      )(x)
       if 0 < i < levels - 1:  # no BatchNorm on the first layer, nor on the 1x1 bottleneck (one value per map)
         x = self._norm(x, train)
       x = nn.leaky_relu(x, self.leak)
@@ -65,11 +72,17 @@ class UNet(nn.Module):
     skips.pop()  # the bottleneck feeds the decoder directly
     for j, skip in enumerate(reversed(skips)):
       i = levels - 2 - j  # the encoder level this decoder level mirrors
-      x = SubPixelConvTranspose(self.width * min(2 ** i, MAX_WIDTH_FACTOR), (4, 4), (2, 2), use_bias=False,
-                                kernel_init=self.kernel_init, name=f"up_{i}")(x)
+      x = SubPixelConvTranspose(
+        self.width * min(2**i, MAX_WIDTH_FACTOR),
+        (4, 4),
+        (2, 2),
+        use_bias=False,
+        kernel_init=self.kernel_init,
+        name=f"up_{i}",
+      )(x)
       x = self._norm(x, train)
       if j < self.dropout_levels:
         x = Dropout(self.dropout, self.axis_name)(x, deterministic=not train)
       x = jnp.concatenate([nn.relu(x), skip], axis=-1)
     x = SubPixelConvTranspose(self.out_channels, (4, 4), (2, 2), kernel_init=self.kernel_init, name="out")(x)
-    return jnp.tanh(x[:, top:top + h, left:left + w]).astype(jnp.float32)
+    return jnp.tanh(x[:, top : top + h, left : left + w]).astype(jnp.float32)

@@ -76,8 +76,9 @@ def _conv_params(name: str, weights: list[np.ndarray], in_channels: int, channel
   kernel = next((w for w in weights if w.ndim == 4), None)
   bias = next((w for w in weights if w.ndim == 1), None)
   if kernel is None or bias is None or kernel.shape != (3, 3, in_channels, channels) or bias.shape != (channels,):
-    raise ValueError(f"{name} holds {[w.shape for w in weights]}, not a 3x3 kernel {in_channels}->{channels} "
-                     "and its bias")
+    raise ValueError(
+      f"{name} holds {[w.shape for w in weights]}, not a 3x3 kernel {in_channels}->{channels} and its bias"
+    )
   return {"kernel": jnp.asarray(kernel, jnp.float32), "bias": jnp.asarray(bias, jnp.float32)}
 
 
@@ -89,8 +90,10 @@ def load_keras_weights(path: str) -> dict:
   import h5py  # pylint: disable=g-import-not-at-top
 
   if not path:
-    raise UsageError("--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
-                     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing).")
+    raise UsageError(
+      "--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
+      "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing)."
+    )
   if not os.path.isfile(path):
     raise UsageError(f"--vgg19_weights={path} is not a file; pass the path of Keras' VGG19 weight file (.h5).")
   try:
@@ -115,5 +118,7 @@ def load_keras_weights(path: str) -> dict:
         in_channels = out_channels
       return params
   except (OSError, KeyError, ValueError) as e:
-    raise UsageError(f"--vgg19_weights={path} is not a Keras VGG19 weight file ({str(e).splitlines()[0][:120]}); "
-                     "pass vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5.") from e
+    raise UsageError(
+      f"--vgg19_weights={path} is not a Keras VGG19 weight file ({str(e).splitlines()[0][:120]}); "
+      "pass vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5."
+    ) from e

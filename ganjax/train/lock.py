@@ -23,8 +23,9 @@ def workdir_lock(workdir: str) -> Iterator[None]:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
       holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-      raise UsageError(f"Another run (pid {holder}) is training in {workdir}; wait for it to finish or "
-                       "use another --workdir.") from None
+      raise UsageError(
+        f"Another run (pid {holder}) is training in {workdir}; wait for it to finish or use another --workdir."
+      ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     yield

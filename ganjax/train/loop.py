@@ -91,9 +91,11 @@ class MetricsLog:
     for step, row in zip(steps, rows):
       bad = [k for k, v in row.items() if not np.isfinite(v)]
       if bad and not row.get("skipped"):
-        raise TrainingDiverged(f"Training diverged: {', '.join(bad)} became non-finite at step {step}; "
-                               "the last good checkpoint is kept; lower --lr (or pass --skip_nonfinite to "
-                               "skip such updates) and run again.")
+        raise TrainingDiverged(
+          f"Training diverged: {', '.join(bad)} became non-finite at step {step}; "
+          "the last good checkpoint is kept; lower --lr (or pass --skip_nonfinite to "
+          "skip such updates) and run again."
+        )
     steps_per_s = len(rows) / max(elapsed, 1e-9)
     kept = [r for r in rows if not r.get("skipped")] or rows
     summary = {k: float(np.mean([r[k] for r in kept])) for k in rows[-1]}
@@ -135,9 +137,11 @@ def train_and_evaluate(config: Config) -> PyTree:
         raise lost from e
       if not (isinstance(e, OSError) and is_disk_full(e)):
         raise
-      raise UsageError(f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
-                       "checkpoint is intact and the run stopped: free some space and run the same command "
-                       "to resume.") from e
+      raise UsageError(
+        f"The disk holding --workdir={config.workdir} is full (writing {e.filename}); the newest "
+        "checkpoint is intact and the run stopped: free some space and run the same command "
+        "to resume."
+      ) from e
 
 
 def _train(config: Config) -> PyTree:
@@ -147,8 +151,9 @@ def _train(config: Config) -> PyTree:
   log_dir = workdir if distributed.is_primary() else os.path.join(workdir, f"process_{jax.process_index()}")
   devices = jax.local_devices()
   task = registry.make_task(config)
-  spec = BatchSpec(config.batch_size, len(devices), jax.process_index(), jax.process_count(),
-                   microbatches=task.microbatches)
+  spec = BatchSpec(
+    config.batch_size, len(devices), jax.process_index(), jax.process_count(), microbatches=task.microbatches
+  )
   seed_key = jax.random.key(config.seed)
 
   # Load checkpoint
@@ -234,21 +239,28 @@ def _train(config: Config) -> PyTree:
       if last_saved != step:
         save(final)
       write_grid(final, step)
-      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None,
-                        task.curves)
+      plots.plot_curves(log.path, os.path.join(log_dir, "curves.png"), evaluate.path if evaluate else None, task.curves)
       checkpoint.check_saves(manager, wait=True)
       if stopped:
         bar.close()
-        print(f"{stop.reason()} at step {step}; checkpoint saved in "
-              f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume.")
+        print(
+          f"{stop.reason()} at step {step}; checkpoint saved in "
+          f"{checkpoint.checkpoint_dir(workdir)}. Run the same command to resume."
+        )
       finished = True
       return final
   finally:
     # Quietly when an error is on its way out: a full disk fails these too, and the first
     # error is the one to report.
     failing = not finished
-    for close in (bar.close, batches.close, log.close, evaluate.close if evaluate else None,
-                  manager.wait_until_finished, manager.close):
+    for close in (
+      bar.close,
+      batches.close,
+      log.close,
+      evaluate.close if evaluate else None,
+      manager.wait_until_finished,
+      manager.close,
+    ):
       try:
         if close:
           close()

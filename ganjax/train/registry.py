@@ -91,8 +91,10 @@ def validate(config: Config) -> None:
   taken, defaults = set(RUN_FIELDS) | set(checks.FIELDS), Config()
   for field in dataclasses.fields(Config):
     if field.name not in taken and getattr(config, field.name) != getattr(defaults, field.name):
-      raise UsageError(f"--{field.name} is not an option of --model={config.model} "
-                       f"(the {family_name(config.model)} family); leave it out.")
+      raise UsageError(
+        f"--{field.name} is not an option of --model={config.model} "
+        f"(the {family_name(config.model)} family); leave it out."
+      )
 
 
 def make_task(config: Config) -> Task:

@@ -38,14 +38,16 @@ def make_schedule(config: Config, lr: float) -> optax.Schedule:
   if name == "exponential":
     return optax.exponential_decay(lr, transition_steps=config.decay_steps, decay_rate=config.decay_rate)
   if name == "warmup_cosine":
-    return optax.warmup_cosine_decay_schedule(init_value=0.0, peak_value=lr, warmup_steps=config.warmup_steps,
-                                              decay_steps=config.steps, end_value=low)
+    return optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=lr, warmup_steps=config.warmup_steps, decay_steps=config.steps, end_value=low
+    )
   if name == "cyclical":
     return triangular_schedule(low, lr, config.cycle_steps)
   if name == "linear_decay":  # Zhu et al. 2017: constant for the first half, then linearly to 0
     half = config.steps // 2
-    return optax.linear_schedule(init_value=lr, end_value=0.0, transition_steps=config.steps - half,
-                                 transition_begin=half)
+    return optax.linear_schedule(
+      init_value=lr, end_value=0.0, transition_steps=config.steps - half, transition_begin=half
+    )
   raise ValueError(f"unknown schedule {name}")
 
 
@@ -64,8 +66,9 @@ def _scaling(name: str, config: Config) -> optax.GradientTransformation:
   raise ValueError(f"unknown optimizer {name}")
 
 
-def make_optimizer(name: str, config: Config, schedule: optax.Schedule, updates_per_step: int = 1,
-                   weight_decay: float = 0.0) -> optax.GradientTransformation:
+def make_optimizer(
+  name: str, config: Config, schedule: optax.Schedule, updates_per_step: int = 1, weight_decay: float = 0.0
+) -> optax.GradientTransformation:
   """`name` (adam, rmsprop, sgd) at `schedule`, with decoupled weight decay when given.
 
   Decoupled (Loshchilov & Hutter 2019): the decay lr * wd * w is added after the
@@ -81,5 +84,7 @@ def make_optimizer(name: str, config: Config, schedule: optax.Schedule, updates_
 
 def player_optimizers(config: Config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
   g_schedule, d_schedule = player_schedules(config)
-  return (make_optimizer(config.g_optimizer, config, g_schedule),
-          make_optimizer(config.d_optimizer, config, d_schedule, config.d_steps, config.d_weight_decay))
+  return (
+    make_optimizer(config.g_optimizer, config, g_schedule),
+    make_optimizer(config.d_optimizer, config, d_schedule, config.d_steps, config.d_weight_decay),
+  )

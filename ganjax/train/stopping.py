@@ -50,8 +50,9 @@ class StopVote:
   def __init__(self, signals: list[int], margin: int = STOP_MARGIN):
     self.signals = signals
     self.margin = margin
-    self.client = (distributed.coordination_client(("key_value_set", "key_value_try_get"))
-                   if jax.process_count() > 1 else None)
+    self.client = (
+      distributed.coordination_client(("key_value_set", "key_value_try_get")) if jax.process_count() > 1 else None
+    )
     self.stop_after: int | None = None
 
   def after_step(self, step: int) -> bool:

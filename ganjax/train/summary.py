@@ -37,9 +37,14 @@ def experiment_command(defaults: Config, argv: Sequence[str] | None) -> str:
   module = getattr(sys.modules.get("__main__"), "__spec__", None)
   name = module.name if module is not None and module.name.startswith("experiments.") else None
   if name is None:  # called from Python (a test, a notebook): the experiment whose defaults these are
-    name = next((n for n, m in list(sys.modules.items())
-                 if n.startswith("experiments.") and getattr(m, "DEFAULTS", None) is defaults),
-                f"experiments.{defaults.model}")
+    name = next(
+      (
+        n
+        for n, m in list(sys.modules.items())
+        if n.startswith("experiments.") and getattr(m, "DEFAULTS", None) is defaults
+      ),
+      f"experiments.{defaults.model}",
+    )
   args = list(sys.argv[1:] if argv is None else argv)
   return shlex.join(["python", "-m", name, *args])
 
@@ -79,14 +84,18 @@ def closing_lines(config: Config, step: int, seconds: float, command: str) -> li
     where("best checkpoint:", os.path.join(best, str(best_steps[-1])), score)
   if evaluations:
     last = max(evaluations)
-    lines.append(f"  {'last evaluation:':<19}step {last}: {_metrics_text(evaluations[last])} "
-                 f"({os.path.join(workdir, 'eval.jsonl')})")
+    lines.append(
+      f"  {'last evaluation:':<19}step {last}: {_metrics_text(evaluations[last])} "
+      f"({os.path.join(workdir, 'eval.jsonl')})"
+    )
   where("results:", os.path.join(workdir, "results.json"))
   if stopped:
     lines.append(f"Resume with the same command: {command}")
   elif registry.family_name(config.model) == "gan":  # noise to image: experiments.sample draws from it
     grid = os.path.join(workdir, "samples.png")
-    lines.append("Sample from it: " + shlex.join(["python", "-m", "experiments.sample", f"--workdir={workdir}",
-                                                  "--num=64", f"--out={grid}"])
-                 + (" (add --step=best for the best checkpoint)" if best_steps else ""))
+    lines.append(
+      "Sample from it: "
+      + shlex.join(["python", "-m", "experiments.sample", f"--workdir={workdir}", "--num=64", f"--out={grid}"])
+      + (" (add --step=best for the best checkpoint)" if best_steps else "")
+    )
   return lines

@@ -25,20 +25,24 @@ from ganjax.metrics import inception_features, torch_file
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPORTER = ROOT / "benchmarks" / "inception_parity" / "export_pytorch_fid.py"
-TORCH_PYTHON = os.environ.get("GANJAX_TORCH_FID_PYTHON",
-                              str(ROOT / "benchmarks" / ".torch-fid-venv" / "bin" / "python"))
+TORCH_PYTHON = os.environ.get(
+  "GANJAX_TORCH_FID_PYTHON", str(ROOT / "benchmarks" / ".torch-fid-venv" / "bin" / "python")
+)
 TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> pathlib.Path:
   if not os.path.exists(TORCH_PYTHON):
-    pytest.skip(f"pytorch-fid parity needs the torch environment {TORCH_PYTHON} (5.5 GB, kept out of CI); "
-                "the module docstring says how to make it.")
+    pytest.skip(
+      f"pytorch-fid parity needs the torch environment {TORCH_PYTHON} (5.5 GB, kept out of CI); "
+      "the module docstring says how to make it."
+    )
   out = tmp_path_factory.mktemp("pytorch_fid")
   env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-  result = subprocess.run([TORCH_PYTHON, str(EXPORTER), str(out)], capture_output=True, text=True, timeout=900,
-                          env=env, check=False)
+  result = subprocess.run(
+    [TORCH_PYTHON, str(EXPORTER), str(out)], capture_output=True, text=True, timeout=900, env=env, check=False
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   return out
 

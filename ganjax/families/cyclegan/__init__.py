@@ -4,7 +4,7 @@ task: state, pure step and Task; evaluate: scored once training ends; history_po
 """
 
 # The --model names this family trains.
-MODELS = ('cyclegan',)
+MODELS = ("cyclegan",)
 # Scored once after its last step by `evaluate.evaluate(config, state)` (results.json);
 # otherwise the family evaluates during training.
 SCORED_AFTER_TRAINING = True

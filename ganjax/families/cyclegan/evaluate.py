@@ -48,15 +48,23 @@ def evaluate(config: Config, state: CycleGANState) -> dict:
   fake_a = translate_in_chunks(translate, g_params["b_to_a"], real_b)
   rec_a = translate_in_chunks(translate, g_params["b_to_a"], fake_b)
   rec_b = translate_in_chunks(translate, g_params["a_to_b"], fake_a)
-  results = {"step": int(state.step), "test_images_a": len(real_a), "test_images_b": len(real_b),
-             "cycle_l1_a": float(np.mean(np.abs(rec_a - real_a))),
-             "cycle_l1_b": float(np.mean(np.abs(rec_b - real_b)))}
+  results = {
+    "step": int(state.step),
+    "test_images_a": len(real_a),
+    "test_images_b": len(real_b),
+    "cycle_l1_a": float(np.mean(np.abs(rec_a - real_a))),
+    "cycle_l1_b": float(np.mean(np.abs(rec_b - real_b))),
+  }
   digits = test_a.image_shape == (28, 28, 1) and test_a.num_classes == 10 and "label" in raw_a
   if digits:
     results.update(
-        class_agreement_a_to_b=classifier_agreement(fake_b, raw_a["label"]),
-        class_agreement_b_to_a=classifier_agreement(fake_a, raw_b["label"]),
-        classifier_accuracy_a=classifier_agreement(real_a, raw_a["label"]),
-        classifier_accuracy_b=classifier_agreement(real_b, raw_b["label"]),
-        ink_real_a=ink(real_a), ink_fake_a=ink(fake_a), ink_real_b=ink(real_b), ink_fake_b=ink(fake_b))
+      class_agreement_a_to_b=classifier_agreement(fake_b, raw_a["label"]),
+      class_agreement_b_to_a=classifier_agreement(fake_a, raw_b["label"]),
+      classifier_accuracy_a=classifier_agreement(real_a, raw_a["label"]),
+      classifier_accuracy_b=classifier_agreement(real_b, raw_b["label"]),
+      ink_real_a=ink(real_a),
+      ink_fake_a=ink(fake_a),
+      ink_real_b=ink(real_b),
+      ink_fake_b=ink(fake_b),
+    )
   return results

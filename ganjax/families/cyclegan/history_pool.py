@@ -42,8 +42,7 @@ def _visit(pool: HistoryPool, fake: jax.Array, key: jax.Array) -> tuple[HistoryP
   return pool.replace(images=pool.images.at[slot].set(kept), count=jnp.minimum(pool.count + 1, size)), shown
 
 
-def query(pool: HistoryPool, fakes: jax.Array, key: jax.Array,
-          axis_name: str | None) -> tuple[HistoryPool, jax.Array]:
+def query(pool: HistoryPool, fakes: jax.Array, key: jax.Array, axis_name: str | None) -> tuple[HistoryPool, jax.Array]:
   """(the updated pool, the fakes D sees [local_batch, H, W, C]) for this device's `fakes`.
 
   `key` is the step's key for this pool; global example i draws from `fold_in(key, i)`.

@@ -61,29 +61,47 @@ class CycleGANState(struct.PyTreeNode):
   d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
 
   def checkpoint_items(self) -> dict[str, PyTree]:
-    items = {"step": self.step, "g_params": self.g_params, "d_params": self.d_params,
-             "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state,
-             "pool_a": self.pool_a, "pool_b": self.pool_b}
+    items = {
+      "step": self.step,
+      "g_params": self.g_params,
+      "d_params": self.d_params,
+      "g_opt_state": self.g_opt_state,
+      "d_opt_state": self.d_opt_state,
+      "pool_a": self.pool_a,
+      "pool_b": self.pool_b,
+    }
     return {k: v for k, v in items.items() if v is not None}
 
   def with_checkpoint_items(self, items: dict[str, PyTree]) -> CycleGANState:
     return self.replace(**items)
 
 
-def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
-                 image_shape: tuple[int, int, int], seed_key: jax.Array) -> CycleGANState:
+def create_state(
+  config: Config, generator: nn.Module, discriminator: nn.Module, image_shape: tuple[int, int, int], seed_key: jax.Array
+) -> CycleGANState:
   """Initial state; `image_shape` is one image's [H, W, C] (both domains share it)."""
   init_key = rng.stream(seed_key, "init")
   x = jnp.zeros((1, *image_shape), jnp.float32)
-  g_params = {name: generator.init(rng.stream(init_key, f"generator_{name}"), x)["params"]
-              for name in ("a_to_b", "b_to_a")}
-  d_params = {name: discriminator.init(rng.stream(init_key, f"discriminator_{name}"), x, train=False)["params"]
-              for name in ("a", "b")}
+  g_params = {
+    name: generator.init(rng.stream(init_key, f"generator_{name}"), x)["params"] for name in ("a_to_b", "b_to_a")
+  }
+  d_params = {
+    name: discriminator.init(rng.stream(init_key, f"discriminator_{name}"), x, train=False)["params"]
+    for name in ("a", "b")
+  }
   g_tx, d_tx = player_optimizers(config)
   pool = lambda: history_pool.empty(config.history_pool, image_shape) if config.history_pool else None  # noqa: E731
-  return CycleGANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
-                       g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
-                       pool_a=pool(), pool_b=pool(), g_tx=g_tx, d_tx=d_tx)
+  return CycleGANState(
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_params,
+    d_params=d_params,
+    g_opt_state=g_tx.init(g_params),
+    d_opt_state=d_tx.init(d_params),
+    pool_a=pool(),
+    pool_b=pool(),
+    g_tx=g_tx,
+    d_tx=d_tx,
+  )
 
 
 # Loss terms
@@ -105,19 +123,27 @@ def l1(x: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(x - y))
 
 
-def generator_losses(translate_a_to_b: Callable[[Images], Images], translate_b_to_a: Callable[[Images], Images],
-                     score_a: Callable[[Images], jax.Array], score_b: Callable[[Images], jax.Array],
-                     real_a: Images, real_b: Images, cycle_weight: float, identity_weight: float
-                     ) -> tuple[jax.Array, dict, tuple[Images, Images]]:
+def generator_losses(
+  translate_a_to_b: Callable[[Images], Images],
+  translate_b_to_a: Callable[[Images], Images],
+  score_a: Callable[[Images], jax.Array],
+  score_b: Callable[[Images], jax.Array],
+  real_a: Images,
+  real_b: Images,
+  cycle_weight: float,
+  identity_weight: float,
+) -> tuple[jax.Array, dict, tuple[Images, Images]]:
   """(G and F's total loss, its terms, (fake_a, fake_b)) for one batch of each domain.
 
   `score_a`/`score_b` are D_A/D_B; the identity terms are left out when their weight is 0.
   """
   fake_b, fake_a = translate_a_to_b(real_a), translate_b_to_a(real_b)
-  terms = {"g_adv_b": generator_adversarial_loss(score_b(fake_b)),
-           "g_adv_a": generator_adversarial_loss(score_a(fake_a)),
-           "cycle_a": l1(translate_b_to_a(fake_b), real_a),
-           "cycle_b": l1(translate_a_to_b(fake_a), real_b)}
+  terms = {
+    "g_adv_b": generator_adversarial_loss(score_b(fake_b)),
+    "g_adv_a": generator_adversarial_loss(score_a(fake_a)),
+    "cycle_a": l1(translate_b_to_a(fake_b), real_a),
+    "cycle_b": l1(translate_a_to_b(fake_a), real_b),
+  }
   total = terms["g_adv_b"] + terms["g_adv_a"] + cycle_weight * (terms["cycle_a"] + terms["cycle_b"])
   if identity_weight:
     terms["identity_a"] = l1(translate_b_to_a(real_a), real_a)
@@ -129,12 +155,12 @@ def generator_losses(translate_a_to_b: Callable[[Images], Images], translate_b_t
 # The step
 
 
-def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
-                    axis_name: str | None = "data"):
+def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module, axis_name: str | None = "data"):
   """The pure step `(state, batch, seed_key) -> (state, metrics)`; batch {'a', 'b'}: [b, H, W, C]
   in [-1, 1], unpaired. With `axis_name=None` it can be jitted and called on one device."""
   g_schedule, d_schedule = player_schedules(config)
   identity_weight = config.cycle_weight * config.identity_ratio
+
   def pmean(tree):
     return mean_over_devices(tree, axis_name)
 
@@ -157,8 +183,15 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     # Update step: G and F against the current Ds
     def g_objective(g_params):
       total, terms, fakes = generator_losses(
-          translator(g_params["a_to_b"]), translator(g_params["b_to_a"]), scorer(state.d_params["a"]),
-          scorer(state.d_params["b"]), real_a, real_b, config.cycle_weight, identity_weight)
+        translator(g_params["a_to_b"]),
+        translator(g_params["b_to_a"]),
+        scorer(state.d_params["a"]),
+        scorer(state.d_params["b"]),
+        real_a,
+        real_b,
+        config.cycle_weight,
+        identity_weight,
+      )
       return total, (terms, fakes)
 
     (g_loss, (terms, (fake_a, fake_b))), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
@@ -184,15 +217,30 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
 
-    new_state = state.replace(step=state.step + 1, g_params=g_params, d_params=d_params, g_opt_state=g_opt_state,
-                              d_opt_state=d_opt_state, pool_a=pool_a, pool_b=pool_b)
-    metrics = {"g_loss": g_loss, "d_loss": d_loss, **terms, **d_outputs,
-               # D's mean scores over both Ds, for the curves' panel (LSGAN: 1 real, 0 fake)
-               "d_real": (d_outputs["d_a_real"] + d_outputs["d_b_real"]) / 2,
-               "d_fake": (d_outputs["d_a_fake"] + d_outputs["d_b_fake"]) / 2,
-               "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads),
-               "g_param_norm": optax.tree.norm(g_params), "d_param_norm": optax.tree.norm(d_params),
-               "g_lr": g_schedule(state.step), "d_lr": d_schedule(state.step)}
+    new_state = state.replace(
+      step=state.step + 1,
+      g_params=g_params,
+      d_params=d_params,
+      g_opt_state=g_opt_state,
+      d_opt_state=d_opt_state,
+      pool_a=pool_a,
+      pool_b=pool_b,
+    )
+    metrics = {
+      "g_loss": g_loss,
+      "d_loss": d_loss,
+      **terms,
+      **d_outputs,
+      # D's mean scores over both Ds, for the curves' panel (LSGAN: 1 real, 0 fake)
+      "d_real": (d_outputs["d_a_real"] + d_outputs["d_b_real"]) / 2,
+      "d_fake": (d_outputs["d_a_fake"] + d_outputs["d_b_fake"]) / 2,
+      "g_grad_norm": optax.tree.norm(g_grads),
+      "d_grad_norm": optax.tree.norm(d_grads),
+      "g_param_norm": optax.tree.norm(g_params),
+      "d_param_norm": optax.tree.norm(d_params),
+      "g_lr": g_schedule(state.step),
+      "d_lr": d_schedule(state.step),
+    }
     return new_state, pmean({k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()})
 
   return train_step
@@ -208,8 +256,7 @@ def make_translate(generator: nn.Module) -> Callable[[dict, np.ndarray], jax.Arr
 
 def translate_in_chunks(translate, params, x: np.ndarray, chunk: int = 500) -> np.ndarray:
   """`translate` over `x` a chunk at a time (bounded memory), as float32 numpy."""
-  return np.concatenate([np.asarray(translate(params, jnp.asarray(x[i:i + chunk])))
-                         for i in range(0, len(x), chunk)])
+  return np.concatenate([np.asarray(translate(params, jnp.asarray(x[i : i + chunk]))) for i in range(0, len(x), chunk)])
 
 
 def cycle_rows(translate, g_params: dict, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -221,11 +268,13 @@ def cycle_rows(translate, g_params: dict, a: np.ndarray, b: np.ndarray) -> np.nd
 
 
 def check_image_shape(image_shape: tuple[int, int, int]) -> None:
-  side = 2 ** DOWNSAMPLES
+  side = 2**DOWNSAMPLES
   if image_shape[0] % side or image_shape[1] % side:
-    raise UsageError(f"CycleGAN's generator halves the image {DOWNSAMPLES} times, and images of "
-                     f"{image_shape[0]}x{image_shape[1]} do not divide by {side}: pass --image_size with a "
-                     f"multiple of {side}.")
+    raise UsageError(
+      f"CycleGAN's generator halves the image {DOWNSAMPLES} times, and images of "
+      f"{image_shape[0]}x{image_shape[1]} do not divide by {side}: pass --image_size with a "
+      f"multiple of {side}."
+    )
 
 
 def make_task(config: Config) -> Task:
@@ -246,8 +295,12 @@ def make_task(config: Config) -> Task:
     pictures = cycle_rows(translate, host_state.g_params, grid_a, grid_b)
     images.save_png(path, images.grid(images.to_uint8(pictures), columns=6))
 
-  return Task(state=state, source=source, make_step=lambda phase: make_train_step(config, generator, discriminator),
-              write_samples=write_samples,
-              progress=(("d", "d_loss"), ("g", "g_loss"), ("cycle", "cycle_a")),
-              curves=(*plots.GAN_PANELS, ("cycle and identity L1", ("cycle_a", "cycle_b", "identity_a", "identity_b"))),
-              data_position={"seed": config.seed, "image_shape": list(source.image_shape)})
+  return Task(
+    state=state,
+    source=source,
+    make_step=lambda phase: make_train_step(config, generator, discriminator),
+    write_samples=write_samples,
+    progress=(("d", "d_loss"), ("g", "g_loss"), ("cycle", "cycle_a")),
+    curves=(*plots.GAN_PANELS, ("cycle and identity L1", ("cycle_a", "cycle_b", "identity_a", "identity_b"))),
+    data_position={"seed": config.seed, "image_shape": list(source.image_shape)},
+  )

@@ -6,7 +6,7 @@ in-training evaluator; replay: the buffer of past fakes.
 """
 
 # The --model names this family trains.
-MODELS = ('dcgan', 'mlp')
+MODELS = ("dcgan", "mlp")
 # Scored once after its last step by `evaluate.evaluate(config, state)` (results.json);
 # otherwise the family evaluates during training.
 SCORED_AFTER_TRAINING = False

@@ -49,14 +49,17 @@ class PeriodicEvaluator:
     self.sample = make_sampler(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
     self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
-    self.reference = sample_quality.reference_features(config.dataset, REFERENCE_SPLIT,
-                                                       config.data_dir or default_data_dir())
+    self.reference = sample_quality.reference_features(
+      config.dataset, REFERENCE_SPLIT, config.data_dir or default_data_dir()
+    )
     # Several processes: each draws its block of the noise, and all score the gathered whole
     # (the numbers of a run of one process); process 0's scores decide, and it alone writes.
     self.processes, self.process = jax.process_count(), jax.process_index()
     if config.eval_samples % self.processes:
-      raise UsageError(f"--eval_samples={config.eval_samples} must be a multiple of the run's "
-                       f"{self.processes} processes: each draws an equal share.")
+      raise UsageError(
+        f"--eval_samples={config.eval_samples} must be a multiple of the run's "
+        f"{self.processes} processes: each draws an equal share."
+      )
     self.path = os.path.join(config.workdir, "eval.jsonl")
     self.data_position = data_position
     if distributed.is_primary():
@@ -69,16 +72,22 @@ class PeriodicEvaluator:
     labels = default_labels(self.config, len(self.noise))
     share = len(self.noise) // self.processes
     mine = slice(self.process * share, (self.process + 1) * share)
-    fakes = draw(self.sample, state.sampling_params(), state.g_batch_stats, self.noise[mine],
-                 labels=None if labels is None else labels[mine],
-                 growth=progressive.sampling_growth(self.config.progressive_steps, step))
+    fakes = draw(
+      self.sample,
+      state.sampling_params(),
+      state.g_batch_stats,
+      self.noise[mine],
+      labels=None if labels is None else labels[mine],
+      growth=progressive.sampling_growth(self.config.progressive_steps, step),
+    )
     if self.processes > 1:
       # Called between steps, with none in flight: this gather's collectives pair up alone.
       from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
 
       fakes = np.asarray(multihost_utils.process_allgather(fakes, tiled=True))  # in process order
-    report = sample_quality.evaluate(fakes, self.reference, kid_subsets=20,
-                                     kid_subset_size=min(1000, len(fakes)), seed=self.config.seed)
+    report = sample_quality.evaluate(
+      fakes, self.reference, kid_subsets=20, kid_subset_size=min(1000, len(fakes)), seed=self.config.seed
+    )
     if labels is not None:
       report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, labels)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
@@ -92,13 +101,28 @@ class PeriodicEvaluator:
       scalars = dict(zip(names, map(float, values)))
     if distributed.is_primary():
       with open(self.path, "a") as f:
-        f.write(json.dumps({"step": step, **scalars, "num_samples": report["num_samples"],
-                            "num_reference": report["num_reference"], "generator": self.generator}) + "\n")
+        f.write(
+          json.dumps(
+            {
+              "step": step,
+              **scalars,
+              "num_samples": report["num_samples"],
+              "num_reference": report["num_reference"],
+              "generator": self.generator,
+            }
+          )
+          + "\n"
+        )
     # A resumed run recomputes this very state bitwise: a best checkpoint kept from before
     # the interruption at this step is already the right one.
     if step not in self.best.all_steps():
-      checkpoint.save(self.best, state, {**self.data_position, "next_step": step}, self.config,
-                      metrics={BEST_METRIC: scalars[BEST_METRIC]})
+      checkpoint.save(
+        self.best,
+        state,
+        {**self.data_position, "next_step": step},
+        self.config,
+        metrics={BEST_METRIC: scalars[BEST_METRIC]},
+      )
     return scalars
 
   def close(self) -> None:

@@ -37,8 +37,9 @@ def replay_mask(local_batch: int, share: float, axis_name: str | None) -> jax.Ar
   return jnp.floor((i + 1) * share) > jnp.floor(i * share)
 
 
-def mix(buffer: ReplayBuffer, fakes: jax.Array, replaced: jax.Array, key: jax.Array,
-        axis_name: str | None) -> jax.Array:
+def mix(
+  buffer: ReplayBuffer, fakes: jax.Array, replaced: jax.Array, key: jax.Array, axis_name: str | None
+) -> jax.Array:
   """`fakes` with the rows where `replaced` is true swapped for random buffer entries.
 
   While the buffer is still empty the fakes pass through unchanged. The buffer's rows are

@@ -42,10 +42,17 @@ class GANState(struct.PyTreeNode):
 
   def checkpoint_items(self) -> dict[str, PyTree]:
     """The leaves to save: everything but the static optimizers and the empty parts."""
-    items = {"step": self.step, "g_params": self.g_params, "g_batch_stats": self.g_batch_stats,
-             "d_params": self.d_params, "d_batch_stats": self.d_batch_stats,
-             "g_opt_state": self.g_opt_state, "d_opt_state": self.d_opt_state,
-             "g_ema_params": self.g_ema_params, "replay": self.replay}
+    items = {
+      "step": self.step,
+      "g_params": self.g_params,
+      "g_batch_stats": self.g_batch_stats,
+      "d_params": self.d_params,
+      "d_batch_stats": self.d_batch_stats,
+      "g_opt_state": self.g_opt_state,
+      "d_opt_state": self.d_opt_state,
+      "g_ema_params": self.g_ema_params,
+      "replay": self.replay,
+    }
     return {k: v for k, v in items.items() if v is not None and (k == "step" or jax.tree.leaves(v))}
 
   def with_checkpoint_items(self, items: dict[str, PyTree]) -> GANState:
@@ -61,31 +68,41 @@ def _every_generator_stage(module, z, train, labels):
 
 
 def _every_discriminator_stage(module, x, train, labels):
-  return [module(progressive.downsample(x, x.shape[1] // size), train, labels, stage=s, alpha=0.5)
-          for s, size in enumerate(progressive.RESOLUTIONS)]
+  return [
+    module(progressive.downsample(x, x.shape[1] // size), train, labels, stage=s, alpha=0.5)
+    for s, size in enumerate(progressive.RESOLUTIONS)
+  ]
 
 
-def create_state(config: Config, generator: nn.Module, discriminator: nn.Module,
-                 image_shape: tuple[int, int, int], seed_key: jax.Array) -> GANState:
+def create_state(
+  config: Config, generator: nn.Module, discriminator: nn.Module, image_shape: tuple[int, int, int], seed_key: jax.Array
+) -> GANState:
   """Initial state; `image_shape` is one image's [H, W, C]."""
   init_key = rng.stream(seed_key, "init")
   z = jnp.zeros((1, config.latent_dim), jnp.float32)
   labels = jnp.zeros((1,), jnp.int32) if config.num_classes else None
   x = jnp.zeros((1, *image_shape), jnp.float32)
   if config.progressive_steps:  # every stage's layers, so the state never changes shape
-    g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels,
-                            method=_every_generator_stage)
-    d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels,
-                                method=_every_discriminator_stage)
+    g_vars = generator.init(
+      rng.stream(init_key, "generator"), z, train=False, labels=labels, method=_every_generator_stage
+    )
+    d_vars = discriminator.init(
+      rng.stream(init_key, "discriminator"), x, train=False, labels=labels, method=_every_discriminator_stage
+    )
   else:
     g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
     d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
   g_tx, d_tx = player_optimizers(config)
   return GANState(
-      step=jnp.zeros((), jnp.int32),
-      g_params=g_vars["params"], g_batch_stats=g_vars.get("batch_stats", {}),
-      d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
-      g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-      g_tx=g_tx, d_tx=d_tx,
-      g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.ema_decay else None,
-      replay=replay.empty(config.replay_size, image_shape) if config.replay_size else None)
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_vars["params"],
+    g_batch_stats=g_vars.get("batch_stats", {}),
+    d_params=d_vars["params"],
+    d_batch_stats=d_vars.get("batch_stats", {}),
+    g_opt_state=g_tx.init(g_vars["params"]),
+    d_opt_state=d_tx.init(d_vars["params"]),
+    g_tx=g_tx,
+    d_tx=d_tx,
+    g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.ema_decay else None,
+    replay=replay.empty(config.replay_size, image_shape) if config.replay_size else None,
+  )

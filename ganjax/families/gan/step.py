@@ -34,9 +34,13 @@ Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 
 
-def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
-                    axis_name: str | None = "data", stage: int | None = None) -> Callable[
-                        [GANState, Batch, jax.Array], tuple[GANState, Metrics]]:
+def make_train_step(
+  config: Config,
+  generator: nn.Module,
+  discriminator: nn.Module,
+  axis_name: str | None = "data",
+  stage: int | None = None,
+) -> Callable[[GANState, Batch, jax.Array], tuple[GANState, Metrics]]:
   """`generator` and `discriminator` must be built with the same `axis_name`.
 
   The batch holds `config.d_steps` real minibatches, one after the other on each device.
@@ -54,15 +58,27 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     return {"stage": stage, "alpha": progressive.alpha_at(step, stage, config.progressive_steps)}
 
   def generate(g_params, g_batch_stats, z, labels, step):
-    fake, updates = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, z, train=True,
-                                    labels=labels, mutable=["batch_stats"], **growth(step))
+    fake, updates = generator.apply(
+      {"params": g_params, "batch_stats": g_batch_stats},
+      z,
+      train=True,
+      labels=labels,
+      mutable=["batch_stats"],
+      **growth(step),
+    )
     return fake, updates.get("batch_stats", g_batch_stats)
 
   def discriminate(d_params, d_batch_stats, images, labels, key, step):
     """D's outputs [N] in training mode, and its batch_stats after this pass."""
-    logits, updates = discriminator.apply({"params": d_params, "batch_stats": d_batch_stats}, images,
-                                          train=True, labels=labels, rngs={"dropout": key},
-                                          mutable=["batch_stats"], **growth(step))
+    logits, updates = discriminator.apply(
+      {"params": d_params, "batch_stats": d_batch_stats},
+      images,
+      train=True,
+      labels=labels,
+      rngs={"dropout": key},
+      mutable=["batch_stats"],
+      **growth(step),
+    )
     return logits, updates.get("batch_stats", d_batch_stats)
 
   def noisy(images, step, key):
@@ -97,10 +113,17 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     drawn for the reals' `labels` (None when unconditional): D sees the same class mix in
     both, and the gradient penalty interpolates within a class.
     """
-    real_logits, stats = discriminate(d_params, d_batch_stats, noisy(real, step, rng.stream(key, "noise_real")),
-                                      labels, rng.stream(key, "dropout_real"), step)
-    fake_logits, stats = discriminate(d_params, stats, noisy(fake, step, rng.stream(key, "noise_fake")),
-                                      labels, rng.stream(key, "dropout_fake"), step)
+    real_logits, stats = discriminate(
+      d_params,
+      d_batch_stats,
+      noisy(real, step, rng.stream(key, "noise_real")),
+      labels,
+      rng.stream(key, "dropout_real"),
+      step,
+    )
+    fake_logits, stats = discriminate(
+      d_params, stats, noisy(fake, step, rng.stream(key, "noise_fake")), labels, rng.stream(key, "dropout_fake"), step
+    )
     d_adversarial = loss.d_loss(real_logits, fake_logits)
     penalties = {}
 
@@ -108,19 +131,24 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       return discriminate(d_params, stats, images, labels, rng.stream(key, "dropout_penalty"), step)[0]
 
     if config.gradient_penalty:
-      alpha = jax.vmap(lambda k: jax.random.uniform(k))(rng.example_keys(rng.stream(key, "gp_alpha"),
-                                                                        real.shape[0], axis_name))
-      penalties["gradient_penalty"] = config.gradient_penalty * regularisers.gradient_penalty(
-          critic, real, fake, alpha)
+      alpha = jax.vmap(lambda k: jax.random.uniform(k))(
+        rng.example_keys(rng.stream(key, "gp_alpha"), real.shape[0], axis_name)
+      )
+      penalties["gradient_penalty"] = config.gradient_penalty * regularisers.gradient_penalty(critic, real, fake, alpha)
     if config.r1_penalty:
       penalties["r1_penalty"] = 0.5 * config.r1_penalty * regularisers.r1_penalty(critic, real)
     if config.d_l2:
       penalties["d_l2"] = config.d_l2 * regularisers.l2_penalty(d_params)
     d_total = d_adversarial + sum(penalties.values())
     g_loss = g_loss_on_fresh(fake_logits, replaced)
-    outputs = (jax.nn.sigmoid if loss.outputs_logits else (lambda x: x))
-    aux = {"d_loss": d_adversarial, "g_loss": g_loss, "d_real": jnp.mean(outputs(real_logits)),
-           "d_fake": jnp.mean(outputs(fake_logits)), **penalties}
+    outputs = jax.nn.sigmoid if loss.outputs_logits else (lambda x: x)
+    aux = {
+      "d_loss": d_adversarial,
+      "g_loss": g_loss,
+      "d_real": jnp.mean(outputs(real_logits)),
+      "d_fake": jnp.mean(outputs(fake_logits)),
+      **penalties,
+    }
     return (d_total, g_loss), (stats, aux)
 
   def mix_replay(state, fake, key):
@@ -136,8 +164,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     if config.clip_weights:
       d_params = regularisers.clip_weights(d_params, config.clip_weights)
     buffer = state.replay if state.replay is None else replay.insert(state.replay, fake, axis_name)
-    return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats,
-                         replay=buffer)
+    return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats, replay=buffer)
 
   def apply_g_update(state, g_grads, g_batch_stats):
     g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
@@ -149,14 +176,14 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
         t = state.step.astype(jnp.float32)
         decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
       ema = regularisers.ema_update(ema, g_params, decay)
-    return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
-                         g_ema_params=ema)
+    return state.replace(g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats, g_ema_params=ema)
 
   def simultaneous_update(state, real, labels, key):
     """One D and one G update from one G forward pass and one D pass on the fakes."""
     z = latents(key, real.shape[0])
-    fake, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, z, labels, state.step),
-                                         state.g_params, has_aux=True)
+    fake, g_vjp, g_batch_stats = jax.vjp(
+      lambda p: generate(p, state.g_batch_stats, z, labels, state.step), state.g_params, has_aux=True
+    )
 
     def both_losses(d_params, fake):
       d_fake, replaced = mix_replay(state, fake, key)  # replayed rows carry no gradient to G
@@ -179,8 +206,9 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     d_fake, replaced = mix_replay(state, fake, key)
 
     def d_total(d_params):
-      (total, _), (stats, aux) = d_objective(d_params, state.d_batch_stats, real, d_fake, labels, replaced,
-                                             state.step, key)
+      (total, _), (stats, aux) = d_objective(
+        d_params, state.d_batch_stats, real, d_fake, labels, replaced, state.step, key
+      )
       return total, (stats, aux)
 
     d_grads, (d_batch_stats, aux) = jax.grad(d_total, has_aux=True)(state.d_params)
@@ -204,9 +232,14 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
 
     def g_objective(g_params):
       fake, g_batch_stats = generate(g_params, state.g_batch_stats, z, g_labels, state.step)
-      fake_logits, _ = discriminate(state.d_params, state.d_batch_stats,
-                                    noisy(fake, state.step, rng.stream(g_key, "noise_fake")), g_labels,
-                                    rng.stream(g_key, "dropout_fake"), state.step)
+      fake_logits, _ = discriminate(
+        state.d_params,
+        state.d_batch_stats,
+        noisy(fake, state.step, rng.stream(g_key, "noise_fake")),
+        g_labels,
+        rng.stream(g_key, "dropout_fake"),
+        state.step,
+      )
       return loss.g_loss(fake_logits), g_batch_stats
 
     (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
@@ -229,15 +262,17 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     else:
       new_state, metrics = alternating_update(state, reals, labels, key)
     new_state = new_state.replace(step=state.step + 1)
-    metrics.update(g_param_norm=optax.tree.norm(new_state.g_params),
-                   d_param_norm=optax.tree.norm(new_state.d_params),
-                   g_lr=g_schedule(state.step), d_lr=d_schedule(state.step))
+    metrics.update(
+      g_param_norm=optax.tree.norm(new_state.g_params),
+      d_param_norm=optax.tree.norm(new_state.d_params),
+      g_lr=g_schedule(state.step),
+      d_lr=d_schedule(state.step),
+    )
     if stage is not None:
       metrics["resolution"] = jnp.asarray(progressive.RESOLUTIONS[stage], jnp.float32)
       metrics["fade_in"] = growth(state.step)["alpha"]
     if config.instance_noise:
-      metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise,
-                                                                  noise_anneal_steps)
+      metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise, noise_anneal_steps)
     return new_state, pmean(metrics, axis_name)
 
   return train_step

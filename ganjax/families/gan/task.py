@@ -46,15 +46,29 @@ def make_task(config: Config) -> Task:
   labels = default_labels(config, len(noise))  # column c shows class c
 
   def write_samples(host_state: GANState, step: int, path: str) -> None:
-    fakes = sample(host_state.sampling_params(), host_state.g_batch_stats, noise, labels,
-                   **progressive.sampling_growth(config.progressive_steps, step))
+    fakes = sample(
+      host_state.sampling_params(),
+      host_state.g_batch_stats,
+      noise,
+      labels,
+      **progressive.sampling_growth(config.progressive_steps, step),
+    )
     images.save_png(path, images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
 
   data_position = {"seed": config.seed, "image_shape": list(source.image_shape)}
   make_evaluator = None
   if config.eval_every and evaluation.applies_to(source.image_shape):
     make_evaluator = lambda start_step: evaluation.PeriodicEvaluator(  # noqa: E731
-        config, source.image_shape, data_position, start_step)
-  return Task(state=state, source=source, make_step=make_step, write_samples=write_samples, phase=phase,
-              progress=(("d", "d_loss"), ("g", "g_loss")), microbatches=config.d_steps,
-              data_position=data_position, make_evaluator=make_evaluator)
+      config, source.image_shape, data_position, start_step
+    )
+  return Task(
+    state=state,
+    source=source,
+    make_step=make_step,
+    write_samples=write_samples,
+    phase=phase,
+    progress=(("d", "d_loss"), ("g", "g_loss")),
+    microbatches=config.d_steps,
+    data_position=data_position,
+    make_evaluator=make_evaluator,
+  )

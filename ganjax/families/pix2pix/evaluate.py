@@ -14,6 +14,7 @@ from ganjax.metrics import image_quality
 EVAL_BATCH = 500
 FID_FEATURES = 256  # fid_mnist needs more outputs than the classifier's feature dimension
 
+
 def evaluate(config: Config, state: Pix2pixState) -> dict:
   """Over the first `--eval_samples` test pairs (the experiment: all 10,000): L1, PSNR and SSIM
   of G(input) against the target (G in inference mode), on
@@ -33,11 +34,15 @@ def evaluate(config: Config, state: Pix2pixState) -> dict:
     labels.append(batch.get("label"))
   output, target = np.concatenate(outputs), np.concatenate(targets)
   out01, target01 = (output + 1.0) / 2.0, (target + 1.0) / 2.0
-  results = {"step": int(state.step), "test_images": len(output), "l1_weight": config.l1_weight,
-             "adversarial_weight": config.adversarial_weight,
-             "test_l1": float(np.mean(np.abs(out01 - target01), dtype=np.float64)),
-             "test_psnr": float(np.asarray(image_quality.psnr(out01, target01, 1.0)).mean(dtype=np.float64)),
-             "test_ssim": float(np.asarray(image_quality.ssim(out01, target01, 1.0)).mean(dtype=np.float64))}
+  results = {
+    "step": int(state.step),
+    "test_images": len(output),
+    "l1_weight": config.l1_weight,
+    "adversarial_weight": config.adversarial_weight,
+    "test_l1": float(np.mean(np.abs(out01 - target01), dtype=np.float64)),
+    "test_psnr": float(np.asarray(image_quality.psnr(out01, target01, 1.0)).mean(dtype=np.float64)),
+    "test_ssim": float(np.asarray(image_quality.ssim(out01, target01, 1.0)).mean(dtype=np.float64)),
+  }
   if output.shape[1:] == (28, 28, 1):  # digits: how real and how legible the outputs look
     from ganjax.metrics import mnist_features, sample_quality  # pylint: disable=g-import-not-at-top
 

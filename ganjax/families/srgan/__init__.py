@@ -5,7 +5,7 @@ training ends (PSNR, SSIM, VIF against bicubic).
 """
 
 # The --model names this family trains.
-MODELS = ('srgan',)
+MODELS = ("srgan",)
 # Scored once after its last step by `evaluate.evaluate(config, state)` (results.json);
 # otherwise the family evaluates during training.
 SCORED_AFTER_TRAINING = True

@@ -6,9 +6,19 @@ from ganjax.config import PLAYER_FIELDS, Config
 from ganjax.data.sr_pairs import SR_DATASETS
 from ganjax.errors import UsageError
 
-FIELDS = PLAYER_FIELDS + ("leak", "loss", "residual_blocks", "upscale", "hr_crop_size", "pretrain_steps",
-                          "content_weight", "perceptual_weight", "adversarial_weight", "feature_network",
-                          "vgg19_weights")
+FIELDS = PLAYER_FIELDS + (
+  "leak",
+  "loss",
+  "residual_blocks",
+  "upscale",
+  "hr_crop_size",
+  "pretrain_steps",
+  "content_weight",
+  "perceptual_weight",
+  "adversarial_weight",
+  "feature_network",
+  "vgg19_weights",
+)
 FEATURE_NETWORKS = ("none", "mnist_classifier", "vgg19")
 SR_LOSSES = ("non_saturating", "minimax", "lsgan", "hinge")  # the ones SRGAN's step needs nothing more for
 
@@ -36,20 +46,27 @@ def validate(config: Config) -> None:
   if config.perceptual_weight and config.feature_network == "none":
     raise UsageError("--perceptual_weight needs a --feature_network (mnist_classifier for MNIST, vgg19 for photos).")
   if config.feature_network == "mnist_classifier" and (config.dataset != "mnist" or crop != 28):
-    raise UsageError("--feature_network=mnist_classifier sees whole 28x28 digits: use it with --dataset=mnist and "
-                     "--hr_crop_size=28.")
+    raise UsageError(
+      "--feature_network=mnist_classifier sees whole 28x28 digits: use it with --dataset=mnist and --hr_crop_size=28."
+    )
   if config.feature_network == "vgg19" and config.dataset == "mnist":
     raise UsageError("--feature_network=vgg19 takes RGB photographs; use mnist_classifier with --dataset=mnist.")
   if config.feature_network == "vgg19" and not config.vgg19_weights:
-    raise UsageError("--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
-                     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing).")
+    raise UsageError(
+      "--feature_network=vgg19 needs ImageNet weights: pass --vgg19_weights=PATH to Keras' "
+      "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (ganjax downloads nothing)."
+    )
   if crop < 16:
     raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16+.")
   if config.loss not in SR_LOSSES:
     raise UsageError(f"--model=srgan takes --loss={'|'.join(SR_LOSSES)}, not {config.loss}.")
   if config.d_steps != 1 or config.ema_decay or config.replay_size or config.num_classes or config.progressive_steps:
-    raise UsageError("--model=srgan does not take --d_steps, --ema_decay, --replay_size, --num_classes or "
-                     "--progressive_steps; leave them at their defaults.")
+    raise UsageError(
+      "--model=srgan does not take --d_steps, --ema_decay, --replay_size, --num_classes or "
+      "--progressive_steps; leave them at their defaults."
+    )
   if config.gradient_penalty or config.r1_penalty or config.clip_weights or config.instance_noise:
-    raise UsageError("--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
-                     "--instance_noise); leave them at 0.")
+    raise UsageError(
+      "--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
+      "--instance_noise); leave them at 0."
+    )

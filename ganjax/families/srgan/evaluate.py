@@ -39,7 +39,7 @@ def mosaics(x: np.ndarray, side: int) -> np.ndarray:
   """[N, H, W, C] -> [N // side^2, side*H, side*W, C]: consecutive images tiled row by row (the rest dropped)."""
   n, h, w, c = x.shape
   m = n // (side * side)
-  tiles = x[:m * side * side].reshape(m, side, side, h, w, c).transpose(0, 1, 3, 2, 4, 5)
+  tiles = x[: m * side * side].reshape(m, side, side, h, w, c).transpose(0, 1, 3, 2, 4, 5)
   return tiles.reshape(m, side * h, side * w, c)
 
 
@@ -49,8 +49,10 @@ def image_scores(output: np.ndarray, target: np.ndarray, config: Config) -> dict
   if config.dataset != "mnist":
     s = config.upscale
     a, b = a[:, s:-s, s:-s], b[:, s:-s, s:-s]
-  scores = {"psnr": image_quality.psnr(jnp.asarray(a), jnp.asarray(b), 255.0),
-            "ssim": image_quality.ssim(jnp.asarray(a), jnp.asarray(b), 255.0)}
+  scores = {
+    "psnr": image_quality.psnr(jnp.asarray(a), jnp.asarray(b), 255.0),
+    "ssim": image_quality.ssim(jnp.asarray(a), jnp.asarray(b), 255.0),
+  }
   if config.dataset == "mnist":
     a, b = mosaics(a, MNIST_MOSAIC), mosaics(b, MNIST_MOSAIC)
   if len(a):
@@ -72,9 +74,22 @@ def evaluate(config: Config, host_state: srgan.SRGANState) -> dict:
       for metric, values in image_scores(output, hr, config).items():
         collected[name].setdefault(metric, []).append(values)
     count += len(hr)
-  averages = {name: {metric: float(np.mean(np.concatenate(v))) for metric, v in metrics.items()}
-              for name, metrics in collected.items()}
-  space = ("grey, whole 28x28 digits; vif on 4x4-digit mosaics" if config.dataset == "mnist" else
-           f"Y (BT.601), {config.upscale}-pixel border shaved")
-  return {"step": step, "model": model, "dataset": config.dataset, "split": sr_pairs.HELD_OUT_SPLIT[config.dataset],
-          "images": count, "upscale": config.upscale, "scored_on": space, **averages}
+  averages = {
+    name: {metric: float(np.mean(np.concatenate(v))) for metric, v in metrics.items()}
+    for name, metrics in collected.items()
+  }
+  space = (
+    "grey, whole 28x28 digits; vif on 4x4-digit mosaics"
+    if config.dataset == "mnist"
+    else f"Y (BT.601), {config.upscale}-pixel border shaved"
+  )
+  return {
+    "step": step,
+    "model": model,
+    "dataset": config.dataset,
+    "split": sr_pairs.HELD_OUT_SPLIT[config.dataset],
+    "images": count,
+    "upscale": config.upscale,
+    "scored_on": space,
+    **averages,
+  }

@@ -50,28 +50,51 @@ class SRGANState(PlayersState):
 
 
 def build_models(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
-  generator = SRResNet(width=config.width, residual_blocks=config.residual_blocks, upscale=config.upscale,
-                       channels=channels, axis_name=axis_name)
+  generator = SRResNet(
+    width=config.width,
+    residual_blocks=config.residual_blocks,
+    upscale=config.upscale,
+    channels=channels,
+    axis_name=axis_name,
+  )
   return generator, SRDiscriminator(width=config.width, leak=config.leak, axis_name=axis_name)
 
 
-def create_state(config: Config, generator: nn.Module, discriminator: nn.Module, hr_shape: tuple[int, int, int],
-                 feature_params: PyTree | None) -> SRGANState:
+def create_state(
+  config: Config,
+  generator: nn.Module,
+  discriminator: nn.Module,
+  hr_shape: tuple[int, int, int],
+  feature_params: PyTree | None,
+) -> SRGANState:
   """Initial state for HR crops of `hr_shape` [H, W, C] (D's Dense layer depends on it)."""
   init_key = rng.stream(jax.random.key(config.seed), "init")
   lr = jnp.zeros((1, hr_shape[0] // config.upscale, hr_shape[1] // config.upscale, hr_shape[2]), jnp.float32)
   g_vars = generator.init(rng.stream(init_key, "generator"), lr, train=False)
   d_vars = discriminator.init(rng.stream(init_key, "discriminator"), jnp.zeros((1, *hr_shape)), train=False)
   g_tx, d_tx = player_optimizers(config)
-  return SRGANState(step=jnp.zeros((), jnp.int32), g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
-                    d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
-                    g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-                    feature_params=feature_params, g_tx=g_tx, d_tx=d_tx)
+  return SRGANState(
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_vars["params"],
+    g_batch_stats=g_vars["batch_stats"],
+    d_params=d_vars["params"],
+    d_batch_stats=d_vars["batch_stats"],
+    g_opt_state=g_tx.init(g_vars["params"]),
+    d_opt_state=d_tx.init(d_vars["params"]),
+    feature_params=feature_params,
+    g_tx=g_tx,
+    d_tx=d_tx,
+  )
 
 
-def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module,
-                    feature_network: srgan_losses.FeatureNetwork | None, phase: str,
-                    axis_name: str | None = "data"):
+def make_train_step(
+  config: Config,
+  generator: nn.Module,
+  discriminator: nn.Module,
+  feature_network: srgan_losses.FeatureNetwork | None,
+  phase: str,
+  axis_name: str | None = "data",
+):
   """The pure step of `phase`: (state, {'lr', 'hr'} in [-1, 1], seed_key) -> (state, metrics).
 
   SRGAN draws no randomness; the seed key is part of the shared step signature.
@@ -79,13 +102,15 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   adversarial = losses.make_loss(config.loss, config.real_label)
 
   def generate(g_params, g_batch_stats, lr):
-    sr, updates = generator.apply({"params": g_params, "batch_stats": g_batch_stats}, lr, train=True,
-                                  mutable=["batch_stats"])
+    sr, updates = generator.apply(
+      {"params": g_params, "batch_stats": g_batch_stats}, lr, train=True, mutable=["batch_stats"]
+    )
     return sr, updates["batch_stats"]
 
   def discriminate(d_params, d_batch_stats, x):
-    logits, updates = discriminator.apply({"params": d_params, "batch_stats": d_batch_stats}, x, train=True,
-                                          mutable=["batch_stats"])
+    logits, updates = discriminator.apply(
+      {"params": d_params, "batch_stats": d_batch_stats}, x, train=True, mutable=["batch_stats"]
+    )
     return logits, updates["batch_stats"]
 
   def reference_terms(state, sr, hr):
@@ -98,8 +123,9 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
 
   def apply_g_update(state, g_grads, g_batch_stats):
     updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    return state.replace(g_params=optax.apply_updates(state.g_params, updates), g_opt_state=g_opt_state,
-                         g_batch_stats=g_batch_stats)
+    return state.replace(
+      g_params=optax.apply_updates(state.g_params, updates), g_opt_state=g_opt_state, g_batch_stats=g_batch_stats
+    )
 
   def pretrain_step(state, batch, seed_key):
     del seed_key
@@ -113,16 +139,24 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
     g_grads, g_batch_stats = pmean((g_grads, g_batch_stats), axis_name)
     state = apply_g_update(state, g_grads, g_batch_stats).replace(step=state.step + 1)
     zero = jnp.zeros((), jnp.float32)
-    metrics = {"content_loss": content, "perceptual_loss": zero, "adversarial_loss": zero, "g_loss": content,
-               "d_loss": zero, "d_real": zero, "d_fake": zero, "psnr": srgan_losses.batch_psnr(sr, hr),
-               "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": zero}
+    metrics = {
+      "content_loss": content,
+      "perceptual_loss": zero,
+      "adversarial_loss": zero,
+      "g_loss": content,
+      "d_loss": zero,
+      "d_real": zero,
+      "d_fake": zero,
+      "psnr": srgan_losses.batch_psnr(sr, hr),
+      "g_grad_norm": optax.tree.norm(g_grads),
+      "d_grad_norm": zero,
+    }
     return state, pmean(metrics, axis_name)
 
   def adversarial_step(state, batch, seed_key):
     del seed_key
     lr, hr = batch["lr"], batch["hr"]
-    sr, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, lr), state.g_params,
-                                       has_aux=True)
+    sr, g_vjp, g_batch_stats = jax.vjp(lambda p: generate(p, state.g_batch_stats, lr), state.g_params, has_aux=True)
 
     def both_adversarial_losses(d_params, sr):
       real_logits, stats = discriminate(d_params, state.d_batch_stats, hr)
@@ -131,24 +165,33 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
       aux = {"d_real": jnp.mean(belief(real_logits)), "d_fake": jnp.mean(belief(fake_logits))}
       return (adversarial.d_loss(real_logits, fake_logits), adversarial.g_loss(fake_logits)), (stats, aux)
 
-    (d_loss, g_adversarial), d_vjp, (d_batch_stats, aux) = jax.vjp(both_adversarial_losses, state.d_params, sr,
-                                                                   has_aux=True)
+    (d_loss, g_adversarial), d_vjp, (d_batch_stats, aux) = jax.vjp(
+      both_adversarial_losses, state.d_params, sr, has_aux=True
+    )
     one, zero = jnp.ones_like(d_loss), jnp.zeros_like(d_loss)
     d_grads, _ = d_vjp((one, zero))
     _, sr_adversarial = d_vjp((zero, config.adversarial_weight * one))
     (reference, (content, perceptual)), sr_reference = jax.value_and_grad(
-        lambda x: reference_terms(state, x, hr), has_aux=True)(sr)
+      lambda x: reference_terms(state, x, hr), has_aux=True
+    )(sr)
     (g_grads,) = g_vjp(sr_adversarial + sr_reference)
-    d_grads, g_grads, d_batch_stats, g_batch_stats = pmean((d_grads, g_grads, d_batch_stats, g_batch_stats),
-                                                            axis_name)
+    d_grads, g_grads, d_batch_stats, g_batch_stats = pmean((d_grads, g_grads, d_batch_stats, g_batch_stats), axis_name)
     d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    state = state.replace(d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state,
-                          d_batch_stats=d_batch_stats)
+    state = state.replace(
+      d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state, d_batch_stats=d_batch_stats
+    )
     state = apply_g_update(state, g_grads, g_batch_stats).replace(step=state.step + 1)
-    metrics = {"content_loss": content, "perceptual_loss": perceptual, "adversarial_loss": g_adversarial,
-               "g_loss": reference + config.adversarial_weight * g_adversarial, "d_loss": d_loss, **aux,
-               "psnr": srgan_losses.batch_psnr(sr, hr), "g_grad_norm": optax.tree.norm(g_grads),
-               "d_grad_norm": optax.tree.norm(d_grads)}
+    metrics = {
+      "content_loss": content,
+      "perceptual_loss": perceptual,
+      "adversarial_loss": g_adversarial,
+      "g_loss": reference + config.adversarial_weight * g_adversarial,
+      "d_loss": d_loss,
+      **aux,
+      "psnr": srgan_losses.batch_psnr(sr, hr),
+      "g_grad_norm": optax.tree.norm(g_grads),
+      "d_grad_norm": optax.tree.norm(d_grads),
+    }
     return state, pmean(metrics, axis_name)
 
   if phase == PRETRAIN:
@@ -185,19 +228,21 @@ def grid_pairs(config: Config) -> tuple[np.ndarray, np.ndarray]:
   groups = sr_pairs.held_out_pairs(config)
   if config.dataset == "mnist":
     lr, hr = groups[0]
-    return lr[:GRID_EXAMPLES["mnist"]], hr[:GRID_EXAMPLES["mnist"]]
+    return lr[: GRID_EXAMPLES["mnist"]], hr[: GRID_EXAMPLES["mnist"]]
   f, crops = config.upscale, []
   for lr, hr in groups:
     for one_lr, one_hr in zip(lr, hr):
       side = min(GRID_PHOTO_CROP // f, *one_lr.shape[:2])
       top, left = (one_lr.shape[0] - side) // 2, (one_lr.shape[1] - side) // 2
-      crops.append((one_lr[top:top + side, left:left + side],
-                    one_hr[f * top:f * (top + side), f * left:f * (left + side)]))
+      crops.append(
+        (one_lr[top : top + side, left : left + side], one_hr[f * top : f * (top + side), f * left : f * (left + side)])
+      )
   return np.stack([lr for lr, _ in crops]), np.stack([hr for _, hr in crops])
 
 
-def sample_grid(generator: nn.Module, host_state: SRGANState, lr: np.ndarray, hr: np.ndarray,
-                factor: int, per_row: int) -> np.ndarray:
+def sample_grid(
+  generator: nn.Module, host_state: SRGANState, lr: np.ndarray, hr: np.ndarray, factor: int, per_row: int
+) -> np.ndarray:
   """uint8 picture of (input | output | target) triples, `per_row` triples to a row."""
   sr = super_resolve(generator, host_state, lr)
   triples = np.stack([nearest_upscale(lr, factor), sr, hr], axis=1).reshape(-1, *hr.shape[1:])
@@ -208,8 +253,9 @@ def make_task(config: Config) -> Task:
   source = sr_pairs.load_pairs(config, "train")
   generator, discriminator = build_models(config, source.channels, axis_name="data")
   feature_network = srgan_losses.make_feature_network(config)
-  state = create_state(config, generator, discriminator, source.hr_shape,
-                       feature_network.params if feature_network else None)
+  state = create_state(
+    config, generator, discriminator, source.hr_shape, feature_network.params if feature_network else None
+  )
   grid_lr, grid_hr = grid_pairs(config)
   inference_generator, _ = build_models(config, source.channels, axis_name=None)
   per_row = 4 if config.dataset == "mnist" else 1
@@ -221,9 +267,18 @@ def make_task(config: Config) -> Task:
     images.save_png(path, sample_grid(inference_generator, host_state, grid_lr, grid_hr, config.upscale, per_row))
 
   data_position = {"seed": config.seed, "dataset": config.dataset, "hr_shape": list(source.hr_shape)}
-  return Task(state=state, source=source, make_step=make_step, write_samples=write_samples,
-              phase=lambda step: phase_at(step, config.pretrain_steps),
-              progress=(("psnr", "psnr"), ("d", "d_loss")), data_position=data_position,
-              curves=(("generator terms", ("content_loss", "perceptual_loss", "adversarial_loss")),
-                      ("training-batch PSNR (dB)", ("psnr",)), ("discriminator loss", ("d_loss",)),
-                      ("gradient norms", ("d_grad_norm", "g_grad_norm"))))
+  return Task(
+    state=state,
+    source=source,
+    make_step=make_step,
+    write_samples=write_samples,
+    phase=lambda step: phase_at(step, config.pretrain_steps),
+    progress=(("psnr", "psnr"), ("d", "d_loss")),
+    data_position=data_position,
+    curves=(
+      ("generator terms", ("content_loss", "perceptual_loss", "adversarial_loss")),
+      ("training-batch PSNR (dB)", ("psnr",)),
+      ("discriminator loss", ("d_loss",)),
+      ("gradient norms", ("d_grad_norm", "g_grad_norm")),
+    ),
+  )

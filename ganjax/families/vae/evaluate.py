@@ -10,10 +10,19 @@ import numpy as np
 from ganjax import rng
 from ganjax.config import Config
 from ganjax.data.pipeline import default_data_dir
-from ganjax.families.vae.task import (VAE, PyTree, VAEState, build_model, decoder_mean, elbo_terms, intensities,
-                                     test_images)
+from ganjax.families.vae.task import (
+  VAE,
+  PyTree,
+  VAEState,
+  build_model,
+  decoder_mean,
+  elbo_terms,
+  intensities,
+  test_images,
+)
 
 EVAL_BATCH = 500
+
 
 def test_neg_elbo(config: Config, model: VAE, params: PyTree, x: np.ndarray) -> dict[str, float]:
   """Mean negative ELBO (and its NLL and KL terms) in nats per image over x [N, H, W, C] in [-1, 1].
@@ -25,9 +34,10 @@ def test_neg_elbo(config: Config, model: VAE, params: PyTree, x: np.ndarray) -> 
   terms = jax.jit(lambda p, batch, eps: elbo_terms(model, p, intensities(batch), eps))
   sums = {"nll": 0.0, "kl": 0.0, "neg_elbo": 0.0}
   for start in range(0, len(x), EVAL_BATCH):
-    batch = jnp.asarray(x[start:start + EVAL_BATCH])
+    batch = jnp.asarray(x[start : start + EVAL_BATCH])
     eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (config.latent_dim,)))(
-        start + jnp.arange(len(batch)))
+      start + jnp.arange(len(batch))
+    )
     for name, value in jax.device_get(terms(params, batch, eps)).items():
       sums[name] += float(np.sum(value, dtype=np.float64))
   return {name: total / len(x) for name, total in sums.items()}
@@ -37,7 +47,7 @@ def prior_samples(config: Config, model: VAE, params: PyTree, num: int) -> np.nd
   """`num` decoder means of z ~ N(0, I) from the 'eval' stream, float32 [num, H, W, C] in [-1, 1]."""
   z = rng.example_normal(rng.stream(jax.random.key(config.seed), "eval"), (num, config.latent_dim), None)
   decode = jax.jit(lambda p, z: 2.0 * decoder_mean(model.apply({"params": p}, z, method=VAE.decode)[0]) - 1.0)
-  return np.concatenate([np.asarray(decode(params, z[i:i + EVAL_BATCH])) for i in range(0, num, EVAL_BATCH)])
+  return np.concatenate([np.asarray(decode(params, z[i : i + EVAL_BATCH])) for i in range(0, num, EVAL_BATCH)])
 
 
 def evaluate(config: Config, state: VAEState) -> dict:
@@ -49,14 +59,21 @@ def evaluate(config: Config, state: VAEState) -> dict:
   model = build_model(config, x.shape[-1])
   params = jax.device_get(state.params)
   elbo = test_neg_elbo(config, model, params, x)
-  results = {"step": int(state.step), "likelihood": config.likelihood, "beta": config.beta,
-             "test_images": len(x), "test_neg_elbo_nats": elbo["neg_elbo"], "test_nll_nats": elbo["nll"],
-             "test_kl_nats": elbo["kl"]}
+  results = {
+    "step": int(state.step),
+    "likelihood": config.likelihood,
+    "beta": config.beta,
+    "test_images": len(x),
+    "test_neg_elbo_nats": elbo["neg_elbo"],
+    "test_nll_nats": elbo["nll"],
+    "test_kl_nats": elbo["kl"],
+  }
   if config.dataset == "mnist":
     reference = sample_quality.reference_features("mnist", "test", config.data_dir or default_data_dir())
     samples = prior_samples(config, model, params, config.eval_samples)
-    report = sample_quality.evaluate(samples, reference, seed=config.seed,
-                                     kid_subset_size=min(1000, config.eval_samples))
+    report = sample_quality.evaluate(
+      samples, reference, seed=config.seed, kid_subset_size=min(1000, config.eval_samples)
+    )
     results.update({k: v for k, v in report.items() if k != "feature_network"})
     results["samples"] = "decoder means of z ~ N(0, I), against the whole test split"
   return results

@@ -40,6 +40,7 @@ INTERPOLATION_STEPS = 8  # decoded points between (and including) two test image
 
 # ELBO terms: pure functions of arrays, summed over an image's pixels, [N] per example.
 
+
 def gaussian_kl(mean: jax.Array, log_variance: jax.Array) -> jax.Array:
   """KL(N(mean, exp(log_variance)) || N(0, I)) in nats, [N, latent] -> [N]."""
   return 0.5 * jnp.sum(jnp.exp(log_variance) + jnp.square(mean) - 1.0 - log_variance, axis=-1)
@@ -91,8 +92,13 @@ class VAEState(struct.PyTreeNode):
 
 
 def build_model(config: Config, channels: int) -> VAE:
-  return VAE(latent_dim=config.latent_dim, channels=channels, width=config.width, hidden=16 * config.width,
-             gaussian=config.likelihood == "gaussian")
+  return VAE(
+    latent_dim=config.latent_dim,
+    channels=channels,
+    width=config.width,
+    hidden=16 * config.width,
+    gaussian=config.likelihood == "gaussian",
+  )
 
 
 def create_state(config: Config, model: VAE, image_shape: tuple[int, int, int], seed_key: jax.Array) -> VAEState:
@@ -109,8 +115,9 @@ def make_train_step(config: Config, model: VAE, axis_name: str | None = "data"):
   def train_step(state: VAEState, batch: dict, seed_key: jax.Array):
     x = intensities(batch["image"])
     # eps per global example index: the same draws on 1 device or 4.
-    eps = rng.example_normal(rng.stream(rng.step_key(seed_key, state.step), "latent"),
-                             (x.shape[0], config.latent_dim), axis_name)
+    eps = rng.example_normal(
+      rng.stream(rng.step_key(seed_key, state.step), "latent"), (x.shape[0], config.latent_dim), axis_name
+    )
 
     def objective(params):
       terms = elbo_terms(model, params, x, eps)
@@ -120,9 +127,15 @@ def make_train_step(config: Config, model: VAE, axis_name: str | None = "data"):
     grads = pmean(grads, axis_name)
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, "neg_elbo": jnp.mean(terms["neg_elbo"]), "nll": jnp.mean(terms["nll"]),
-               "kl": jnp.mean(terms["kl"]), "grad_norm": optax.tree.norm(grads),
-               "param_norm": optax.tree.norm(params), "lr": schedule(state.step)}
+    metrics = {
+      "loss": loss,
+      "neg_elbo": jnp.mean(terms["neg_elbo"]),
+      "nll": jnp.mean(terms["nll"]),
+      "kl": jnp.mean(terms["kl"]),
+      "grad_norm": optax.tree.norm(grads),
+      "param_norm": optax.tree.norm(params),
+      "lr": schedule(state.step),
+    }
     if model.gaussian:
       metrics["sigma"] = jnp.exp(params["decoder"]["log_sigma"])
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), pmean(metrics, axis_name)
@@ -150,18 +163,20 @@ def sample_grids(model: VAE, params: PyTree, noise: jax.Array, examples: jax.Arr
   decode = lambda z: 2.0 * decoder_mean(model.apply({"params": params}, z, method=VAE.decode)[0]) - 1.0  # noqa: E731
   mean, _ = model.apply({"params": params}, intensities(examples), method=VAE.encode)
   pairs = jnp.stack([examples, decode(mean)], axis=1).reshape(-1, *examples.shape[1:])
-  starts, ends = mean[:GRID], mean[GRID:2 * GRID]
+  starts, ends = mean[:GRID], mean[GRID : 2 * GRID]
   t = jnp.linspace(0.0, 1.0, INTERPOLATION_STEPS)[None, :, None]
   path = decode(((1 - t) * starts[:, None] + t * ends[:, None]).reshape(-1, mean.shape[-1]))
   path = path.reshape(GRID, INTERPOLATION_STEPS, *examples.shape[1:])
-  rows = jnp.concatenate([examples[:GRID, None], path, examples[GRID:2 * GRID, None]], axis=1)
+  rows = jnp.concatenate([examples[:GRID, None], path, examples[GRID : 2 * GRID, None]], axis=1)
   return {"grid": decode(noise), "reconstructions": pairs, "interpolations": rows.reshape(-1, *examples.shape[1:])}
 
 
 def check_images(config: Config, image_shape: tuple[int, int, int]) -> None:
   if tuple(image_shape[:2]) != (28, 28):
-    raise UsageError(f"The VAE is built for 28x28 images and --dataset={config.dataset} gives "
-                     f"{image_shape[0]}x{image_shape[1]}; pass --image_size=28.")
+    raise UsageError(
+      f"The VAE is built for 28x28 images and --dataset={config.dataset} gives "
+      f"{image_shape[0]}x{image_shape[1]}; pass --image_size=28."
+    )
 
 
 def make_task(config: Config) -> Task:
@@ -182,8 +197,16 @@ def make_task(config: Config) -> Task:
       picture = images.grid(images.to_uint8(grid_images), columns=GRID_COLUMNS[kind])
       images.save_png(os.path.join(folder, name.replace("grid", kind)), picture)
 
-  return Task(state=state, source=source, make_step=lambda phase: make_train_step(config, model),
-              write_samples=write_samples, progress=(("-elbo", "neg_elbo"), ("kl", "kl")),
-              curves=(("negative ELBO and its terms (nats per image)", ("neg_elbo", "nll", "kl")),
-                      ("gradient norm", ("grad_norm",)), ("decoder sigma", ("sigma",))),
-              data_position={"seed": config.seed, "image_shape": list(source.image_shape)})
+  return Task(
+    state=state,
+    source=source,
+    make_step=lambda phase: make_train_step(config, model),
+    write_samples=write_samples,
+    progress=(("-elbo", "neg_elbo"), ("kl", "kl")),
+    curves=(
+      ("negative ELBO and its terms (nats per image)", ("neg_elbo", "nll", "kl")),
+      ("gradient norm", ("grad_norm",)),
+      ("decoder sigma", ("sigma",)),
+    ),
+    data_position={"seed": config.seed, "image_shape": list(source.image_shape)},
+  )
