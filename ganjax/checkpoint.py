@@ -136,6 +136,13 @@ def save(
       metrics=metrics,
       force=True,
     )
+    if jax.process_count() > 1:
+      # With several processes the save finishes here, before the next train step. Orbax's
+      # background half of a save runs collectives and barriers of its own: beside a train
+      # step, gloo paired one process's step with the other's barrier ("392 vs 4", CI), and
+      # the latest and best managers' background halves at once reuse one barrier name
+      # ("ThreadSaveMultiHostValueHolder:set_value_start is already ongoing").
+      manager.wait_until_finished()
   except Exception as e:  # this save's own failure, or the previous (asynchronous) one's
     raise SaveFailed(describe_save_failure(manager, e)) from e
   return step

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -60,29 +62,88 @@ def choose_preset(defaults: Config, presets: Mapping[str, Config], argv: Sequenc
   return presets[known.preset] if known.preset else defaults
 
 
+# The --help sections of the flags every family takes (ganjax.config.RUN_FIELDS).
+RUN_SECTIONS = {
+  "data": ("dataset", "image_size", "data_dir", "batch_size"),
+  "run": (
+    "model",
+    "steps",
+    "seed",
+    "accelerator",
+    "workdir",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_every",
+    "eval_samples",
+    "skip_nonfinite",
+    "width",
+  ),
+  "optimisation": (
+    "lr",
+    "b1",
+    "b2",
+    "lr_schedule",
+    "decay_steps",
+    "decay_rate",
+    "warmup_steps",
+    "cycle_steps",
+    "min_lr_ratio",
+  ),
+  "several processes": ("num_processes", "process_id", "coordinator_address"),
+}
+
+
+def field_comments() -> dict[str, str]:
+  """Each Config field's trailing comment in ganjax/config.py: its --help line."""
+  source = inspect.getsource(Config)
+  return {m.group(1): m.group(2).strip() for m in re.finditer(r"^  (\w+): [^=\n]+=[^#\n]+#(.*)$", source, re.M)}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, defaults: Config) -> None:
+  """A flag per Config field, in --help sections: the run's, then the chosen family's. The other
+  families' flags stay out of --help but parse, so that the family refuses them by name."""
+  from ganjax.train import registry  # pylint: disable=g-import-not-at-top
+
+  types, comments = field_types(), field_comments()
+  family = registry.family_name(defaults.model) if defaults.model in registry.models() else None
+  own = set(registry.family_fields(defaults.model)) if family else set()
+  sections = {name: parser.add_argument_group(f"{name} flags") for name in RUN_SECTIONS}
+  if family:
+    sections[family] = parser.add_argument_group(f"the {family} family's flags (--model={defaults.model})")
+  where = {field: section for section, fields in RUN_SECTIONS.items() for field in fields}
+  for field in dataclasses.fields(Config):
+    kind = _parse_bool if types[field.name] is bool else types[field.name]
+    default = getattr(defaults, field.name)
+    group = sections[where[field.name]] if field.name in where else sections.get(family) if field.name in own else None
+    about = f"{comments[field.name]} " if field.name in comments else ""
+    (group or parser).add_argument(
+      f"--{field.name}",
+      type=kind,
+      default=default,
+      help=f"{about}(default: {default!r})" if group else argparse.SUPPRESS,
+    )
+
+
 def parse_flags(
   defaults: Config, argv: Sequence[str] | None, description: str = "", presets: Mapping[str, Config] | None = None
 ) -> Config:
   """`--name=value` for every Config field, defaulting to the experiment's values (or those of
   the `--preset` chosen from `presets`)."""
   defaults = choose_preset(defaults, presets or {}, argv)
-  parser = Parser(description=description)
+  parser = Parser(
+    description=description,
+    usage=f"python -m experiments.{os.path.splitext(os.path.basename(sys.argv[0]))[0]} [--flag=value ...]",
+    formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's own lines
+  )
   if presets:
     parser.add_argument(
       "--preset",
       default="",
       help=f"start from other defaults: {', '.join(presets)} (the other flags still override them)",
     )
-  types = field_types()
-  for field in dataclasses.fields(Config):
-    kind = types[field.name]
-    kind = _parse_bool if kind is bool else kind
-    parser.add_argument(
-      f"--{field.name}",
-      type=kind,
-      default=getattr(defaults, field.name),
-      help=f"default: {getattr(defaults, field.name)!r}",
-    )
+  _add_config_flags(parser, defaults)
   args = vars(parser.parse_args(argv))
   args.pop("preset", None)
   return validate(Config(**args))

@@ -77,23 +77,11 @@ def initialize(config: Config) -> None:
       f"{str(e).splitlines()[0][:200]}); start every process with the same --num_processes "
       "and --coordinator_address."
     ) from e
-  _orbax_barriers_on_the_coordination_service()
 
 
-# Why no barrier may be a collective on the devices: Orbax runs some of its save barriers on a
-# background thread while the main thread dispatches the next train step. Two programs of
-# collectives in flight at once can pair one process's step with another's barrier (gloo:
-# "Received data size doesn't match expected size. 392 vs 4"), which aborts the run.
-def _orbax_barriers_on_the_coordination_service() -> None:
-  """Orbax 0.12's barriers are device collectives unless this absl flag says otherwise."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  import orbax.checkpoint  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (defines the flag)
-
-  name = "experimental_orbax_use_distributed_barrier"
-  if name in flags.FLAGS:
-    flags.FLAGS[name].parse(True)  # parse(), not assignment: absl refuses reads of unparsed flags
-
-
+# Our own barriers go through the coordination service, not a collective on the devices: a
+# device collective beside a train step can pair one process's step with another's barrier
+# (gloo: "Received data size doesn't match expected size. 392 vs 4"), which aborts the run.
 def coordination_client(needs: tuple[str, ...] = ("wait_at_barrier",)):
   """JAX's distributed runtime client, with its barriers and key-value store (private API in
   JAX 0.10/0.11): None with one process, or where it moved or lacks one of `needs`."""

@@ -25,6 +25,7 @@ def truncate_largest_file(directory: pathlib.Path) -> pathlib.Path:
   return largest
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_skipped_kept_and_the_run_equals_an_uninterrupted_one(tiny_config, tmp_path, capsys):
   config = tiny_config.replace(steps=4, checkpoint_every=2, keep_checkpoints=2, eval_every=0)
   train_and_evaluate(config)
@@ -47,6 +48,7 @@ def test_truncated_checkpoint_is_skipped_kept_and_the_run_equals_an_uninterrupte
   chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()), jax.device_get(straight.checkpoint_items()))
 
 
+@pytest.mark.slow
 def test_checkpoint_missing_an_item_is_skipped_and_kept(tiny_config, capsys):
   config = tiny_config.replace(steps=4, checkpoint_every=2, eval_every=0)
   train_and_evaluate(config)
@@ -63,6 +65,7 @@ def test_checkpoint_missing_an_item_is_skipped_and_kept(tiny_config, capsys):
   assert sorted(os.listdir(checkpoints)) == ["2", "4", "5"]
 
 
+@pytest.mark.slow
 def test_unfinished_save_is_skipped_and_kept(tiny_config, capsys):
   config = tiny_config.replace(steps=2, checkpoint_every=2, eval_every=0)
   train_and_evaluate(config)
@@ -81,6 +84,7 @@ def test_unfinished_save_is_skipped_and_kept(tiny_config, capsys):
   assert sorted(os.listdir(checkpoints)) == ["2", "4"]
 
 
+@pytest.mark.slow
 def test_sampling_skips_a_corrupt_newest_checkpoint_and_leaves_it_in_place(tiny_config, capsys):
   from ganjax.errors import UsageError
   from ganjax.sampling import load_generator

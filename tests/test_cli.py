@@ -57,6 +57,7 @@ def assert_one_line_error(capsys, status, fragment):
   return error_lines[0]
 
 
+@pytest.mark.slow
 def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
   flags = tiny_flags(tiny_config) + ["--log_every=2", "--sample_every=2", "--checkpoint_every=2"]
   result = run_module("experiments.dcgan", flags + ["--steps=4"])
@@ -102,6 +103,7 @@ def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
   assert "Finished at step 6 of 6" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no traceback, even unprinted
 def test_training_evaluates_and_keeps_the_best_checkpoint_which_sampling_and_evaluation_use(tiny_config, capsys):
   from experiments import evaluate, sample
@@ -141,6 +143,7 @@ def test_training_evaluates_and_keeps_the_best_checkpoint_which_sampling_and_eva
   assert os.listdir(workdir / "best") == ["6"]  # the next evaluation's checkpoint
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tiny_config):
   flags = tiny_flags(tiny_config) + ["--steps=100000", "--checkpoint_every=100000", "--log_every=1"]
   process = subprocess.Popen(
@@ -178,6 +181,7 @@ def test_dataset_of_another_image_size(tiny_config, capsys):
   assert_one_line_error(capsys, status, "--dataset=celeb_a has 218x178; resize the data")
 
 
+@pytest.mark.slow
 def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path):
   import tensorflow_datasets as tfds
 
@@ -188,6 +192,7 @@ def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path):
   assert int(state.step) == 2
 
 
+@pytest.mark.slow
 def test_batch_that_does_not_split_over_devices(tiny_config, capsys):
   status = dcgan.main(tiny_flags(tiny_config) + ["--batch_size=6"])  # 4 fake devices in tests
   assert_one_line_error(capsys, status, "does not split evenly over 4 devices")
@@ -220,6 +225,7 @@ def test_missing_accelerator_says_how_to_install(tiny_config, capsys):
   assert_one_line_error(capsys, status, "JAX sees no GPU; install the CUDA build of JAX")
 
 
+@pytest.mark.slow
 def test_checkpoint_from_a_different_model_is_named_and_kept(tiny_config, capsys):
   assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
   checkpoints = pathlib.Path(tiny_config.workdir) / "checkpoints"
@@ -230,6 +236,7 @@ def test_checkpoint_from_a_different_model_is_named_and_kept(tiny_config, capsys
   assert sorted(p.name for p in checkpoints.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_named_and_left_untouched(tiny_config, capsys):
   assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
   state_dir = pathlib.Path(tiny_config.workdir) / "checkpoints" / "2" / "state"
@@ -244,6 +251,7 @@ def test_corrupt_checkpoint_is_named_and_left_untouched(tiny_config, capsys):
   assert {p: p.read_bytes() for p in state_dir.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(tiny_config, capsys):
   assert dcgan.main(tiny_flags(tiny_config) + ["--steps=2"]) == 0
   capsys.readouterr()
@@ -252,6 +260,7 @@ def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(tiny_co
   assert os.listdir(pathlib.Path(tiny_config.workdir) / "checkpoints") == ["2"]
 
 
+@pytest.mark.slow
 def test_second_run_on_a_busy_workdir_is_refused(tiny_config, capsys):
   import fcntl
 
@@ -273,6 +282,7 @@ def test_sample_without_a_checkpoint(tmp_path, capsys):
   assert_one_line_error(capsys, status, "No checkpoint in")
 
 
+@pytest.mark.slow
 def test_in_training_evaluation_scores_the_ema_generator_and_says_so(tiny_config):
   import jax
 

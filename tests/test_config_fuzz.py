@@ -7,6 +7,7 @@ later is fuzzed with wrong types at once and, until a table names it, keeps its 
 the valid configs.
 """
 
+import pytest
 import contextlib
 import dataclasses
 import io
@@ -221,6 +222,7 @@ def test_invalid_configurations_end_in_one_line_and_status_2(flags, mnist_dir, t
   assert sum(line.startswith("error:") for line in lines) == 1, err
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_valid_configurations_parse_back_and_build_a_step(data, mnist_dir, tmp_path_factory):

@@ -30,6 +30,7 @@ SHAPE = (28, 28, 1)
 # Modules
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(2, 28, 28, 1), (1, 16, 16, 3)])
 def test_generator_keeps_the_image_shape_and_range(shape):
   generator = ResnetGenerator(width=4, blocks=2)
@@ -59,6 +60,7 @@ def test_generator_refuses_sides_not_divisible_by_4():
     ResnetGenerator(width=4, blocks=1).init(jax.random.key(0), jnp.zeros((1, 30, 30, 1)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side, patches", [(28, 7), (64, 8)])
 def test_patch_discriminators_score_patches(side, patches):
   _, discriminator = build_cyclegan(4, 1, (side, side, 3))
@@ -166,6 +168,7 @@ def test_linear_decay_holds_for_the_first_half_then_falls_to_zero():
 # The step
 
 
+@pytest.mark.slow
 def test_step_on_four_devices_equals_the_step_on_one():
   """Per-example pool keys and pmean-ed gradients: the global batch, not its split, decides."""
   config = experiment.DEFAULTS.replace(**TINY)
@@ -253,6 +256,7 @@ def test_paired_datasets_and_gan_options_are_refused(tmp_path):
 # The experiment, end to end
 
 
+@pytest.mark.slow
 def test_experiment_trains_resumes_exactly_and_evaluates(tmp_path):
   """On mock mnist_styles: a 3 + 3-step run (resumed by the command) ends bitwise where a 6-step one does."""
   flags = {**TINY, "log_every": 2, "sample_every": 3, "checkpoint_every": 100, "data_dir": str(tmp_path / "tfds")}

@@ -90,6 +90,7 @@ def test_color_datasets_keep_three_channels(tmp_path):
   assert source.image_shape == (32, 32, 3)
 
 
+@pytest.mark.slow
 def test_preparing_the_bundled_mnist_says_so_in_one_line_of_its_own(tmp_path, capfd):
   from ganjax.data.offline_mnist import prepare_mnist
 
@@ -102,6 +103,7 @@ def test_preparing_the_bundled_mnist_says_so_in_one_line_of_its_own(tmp_path, ca
   assert capfd.readouterr() == ("", "")
 
 
+@pytest.mark.slow
 def test_two_first_runs_at_once_prepare_mnist_once_and_both_go_on(tmp_path):
   import subprocess
   import sys

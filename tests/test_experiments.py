@@ -24,6 +24,7 @@ def read_steps(workdir):
     return [json.loads(line) for line in f]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["gan_mlp", "wgan_gp", "lsgan", "sngan"])
 def test_experiment_trains_and_resumes(name, mnist_dir, tmp_path):
   main = importlib.import_module(f"experiments.{name}").main
@@ -38,6 +39,7 @@ def test_experiment_trains_and_resumes(name, mnist_dir, tmp_path):
   assert os.path.exists(os.path.join(workdir, "samples", "grid_000003.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conditioning", ["concat", "projection"])
 def test_cgan_trains_and_samples_the_requested_labels(conditioning, mnist_dir, tmp_path):
   import numpy as np
@@ -57,6 +59,7 @@ def test_cgan_trains_and_samples_the_requested_labels(conditioning, mnist_dir, t
     assert f.read().splitlines() == ["0 1 2 3 4 5 6 7 8 9"] * 2
 
 
+@pytest.mark.slow
 def test_cgan_refuses_labels_it_cannot_draw(mnist_dir, tmp_path, capsys):
   from experiments import cgan, sample
   from ganjax import cli
@@ -69,6 +72,7 @@ def test_cgan_refuses_labels_it_cannot_draw(mnist_dir, tmp_path, capsys):
   assert "has 10 classes" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cgan_on_fashion_mnist_reads_the_real_tfds_dataset(tmp_path):
   import tensorflow_datasets as tfds
 
@@ -82,6 +86,7 @@ def test_cgan_on_fashion_mnist_reads_the_real_tfds_dataset(tmp_path):
   assert status == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
   "dataset, size_flag, shape", [("cifar10", [], (32, 32, 3)), ("celeb_a", ["--image_size=64"], (64, 64, 3))]
 )

@@ -41,6 +41,7 @@ def small_disk(tmp_path):
   subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_stops_the_run_and_keeps_the_last_checkpoint(tiny_config, small_disk):
   """From the command line: Orbax's save threads and TensorBoard's writer meet the full disk
   too, and their tracebacks would reach the user's terminal."""
@@ -64,6 +65,7 @@ def test_a_really_full_disk_stops_the_run_and_keeps_the_last_checkpoint(tiny_con
   assert f"Resuming from the checkpoint at step {max(committed)}" in result.stdout
 
 
+@pytest.mark.slow
 def test_an_injected_write_failure_stops_the_run_and_keeps_the_last_checkpoint(tiny_config, monkeypatch, capsys):
   """The portable version: the data item of every save after the first hits ENOSPC."""
   import etils.epath

@@ -42,6 +42,7 @@ def assert_state_kept_but_step_advanced(old, new):
   )
 
 
+@pytest.mark.slow
 def test_finite_update_is_the_plain_step_and_a_nan_batch_is_skipped():
   state, train_step = setup(axis_name=None)
   guarded = jax.jit(skip_nonfinite(train_step, axis_name=None))
@@ -58,6 +59,7 @@ def test_finite_update_is_the_plain_step_and_a_nan_batch_is_skipped():
   assert_state_kept_but_step_advanced(state, kept)
 
 
+@pytest.mark.slow
 def test_nan_on_one_device_skips_the_update_on_every_device():
   state, train_step = setup(axis_name="data")
   p_step = jax.pmap(skip_nonfinite(train_step), axis_name="data", in_axes=(0, 0, None))
@@ -82,6 +84,7 @@ def nan_at_step_3(monkeypatch):
   monkeypatch.setattr(Batches, "batch_at", batch_at)
 
 
+@pytest.mark.slow
 def test_nan_stops_the_run_naming_step_and_loss_and_keeps_the_last_good_checkpoint(tiny_config, nan_at_step_3):
   config = tiny_config.replace(steps=6, checkpoint_every=2, log_every=1, eval_every=0)
   with pytest.raises(TrainingDiverged, match=r"d_loss, .*became non-finite at step 3; .*--skip_nonfinite"):
@@ -96,6 +99,7 @@ def test_nan_stops_the_run_naming_step_and_loss_and_keeps_the_last_good_checkpoi
   chex.assert_tree_all_finite(jax.device_get(restored.checkpoint_items()))
 
 
+@pytest.mark.slow
 def test_skip_nonfinite_drops_that_update_counts_it_and_trains_on(tiny_config, nan_at_step_3):
   config = tiny_config.replace(steps=4, checkpoint_every=2, log_every=1, eval_every=0, skip_nonfinite=True)
   state = train_and_evaluate(config)

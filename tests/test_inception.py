@@ -306,6 +306,7 @@ class StubGenerator:
     return np.random.default_rng(seed).uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_path, monkeypatch, capsys):
   from experiments import evaluate
   from ganjax import sampling

@@ -11,6 +11,7 @@ import pytest
 from ganjax.models.layers import Dropout, StridedConv, SubPixelConvTranspose
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel,stride,size", [(5, 2, 7), (5, 1, 7), (4, 2, 6), (3, 2, 5), (5, 2, 14), (3, 3, 4)])
 def test_subpixel_matches_conv_transpose_outputs_and_gradients(kernel, stride, size):
   x = jax.random.normal(jax.random.key(0), (3, size, size, 5))
@@ -29,6 +30,7 @@ def test_subpixel_matches_conv_transpose_outputs_and_gradients(kernel, stride, s
   chex.assert_trees_all_close(grads_new, grads_ref, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
   "kernel,stride,size,width",
   [(5, 2, 28, 28), (5, 2, 14, 14), (5, 2, 13, 11), (4, 2, 9, 9), (3, 2, 8, 8), (5, 3, 10, 10), (1, 2, 6, 6)],

@@ -10,6 +10,7 @@ from ganjax.config import Config
 from ganjax.models import build_gan
 
 
+@pytest.mark.slow
 def test_generator_and_discriminator_shapes_and_ranges():
   config = Config(width=16, latent_dim=32)
   generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name=None)
@@ -24,6 +25,7 @@ def test_generator_and_discriminator_shapes_and_ranges():
   chex.assert_tree_all_finite(logits)
 
 
+@pytest.mark.slow
 def test_generator_layer_sizes_follow_the_tutorial():
   generator, discriminator = build_gan(Config(), image_shape=(28, 28, 1), axis_name=None)
   g_vars = generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
@@ -39,6 +41,7 @@ def test_generator_layer_sizes_follow_the_tutorial():
   assert d_shapes["Dense_0"]["kernel"] == (7 * 7 * 128, 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size, start", [(32, 4), (64, 4)])
 def test_larger_dcgan_starts_at_4x4x8w_and_halves_channels(size, start):
   config = Config(width=8, latent_dim=16)

@@ -8,6 +8,7 @@ import pytest
 from ganjax.models.patchgan import PatchDiscriminator
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", ["batch", "instance", "none"])
 def test_scores_one_logit_per_patch(norm):
   d = PatchDiscriminator(width=4, downsamples=2, norm=norm)

@@ -56,6 +56,7 @@ def test_mnist_edges_pairs_each_digit_with_its_edge_map(mnist_dir):
     assert example["input"].shape == (28, 28, 1) and set(np.unique(example["input"])) == {0, 255}
 
 
+@pytest.mark.slow
 def test_unet_shapes_and_padding():
   assert [padded_size(s) for s in (28, 32, 33, 2)] == [32, 32, 64, 2]
   model = UNet(out_channels=3, width=4)
@@ -157,6 +158,7 @@ def optax_diff(a, b):
   return optax.tree.norm(jax.tree.map(lambda x, y: x - y, a, b))
 
 
+@pytest.mark.slow
 def test_resumed_pix2pix_run_equals_uninterrupted_run(edges_dir, tmp_path):
   from ganjax.train.loop import train_and_evaluate
 
@@ -181,6 +183,7 @@ def test_resumed_pix2pix_run_equals_uninterrupted_run(edges_dir, tmp_path):
   chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()), jax.device_get(straight.checkpoint_items()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("adversarial_weight", ["1", "0"])
 def test_pix2pix_experiment_trains_resumes_and_evaluates(adversarial_weight, edges_dir, tmp_path, capsys):
   from experiments import pix2pix as experiment

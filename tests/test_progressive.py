@@ -1,5 +1,6 @@
 """Progressive growing: the stage schedule, seamless fade-ins, and resume across a stage boundary."""
 
+import pytest
 import chex
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ def test_stage_and_fade_in_follow_the_step():
   np.testing.assert_allclose(alphas, [1.0, 0.0, 0.5, 1.0, 1.0, 1.0])
 
 
+@pytest.mark.slow
 def test_each_fade_in_starts_exactly_where_the_previous_stage_ended():
   generator, discriminator = build_gan(CONFIG, (28, 28, 1), axis_name=None)
   state = create_state(CONFIG, generator, discriminator, (28, 28, 1), jax.random.key(0))
@@ -56,6 +58,7 @@ def test_reals_fade_in_like_the_generator():
   chex.assert_shape(progressive.reals_at(x, 0, 1.0), (2, 7, 7, 1))
 
 
+@pytest.mark.slow
 def test_run_resumed_across_a_stage_boundary_equals_the_uninterrupted_run(tiny_config, tmp_path):
   config = tiny_config.replace(progressive_steps=2, width=4, latent_dim=8, sample_every=100, log_every=1)
   straight = train_and_evaluate(config.replace(steps=5, workdir=str(tmp_path / "straight")))

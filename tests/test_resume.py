@@ -1,11 +1,13 @@
 """A run interrupted at step k and resumed to n ends bitwise where an uninterrupted run does."""
 
+import pytest
 import chex
 import jax
 
 from ganjax.train.loop import train_and_evaluate
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_uninterrupted_run_bitwise(tiny_config, tmp_path):
   uninterrupted = train_and_evaluate(tiny_config.replace(steps=6, workdir=str(tmp_path / "straight")))
 

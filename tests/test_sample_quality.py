@@ -18,6 +18,7 @@ def mnist_test(mnist_dir):
   return to_model_range(raw["image"]), raw["label"]
 
 
+@pytest.mark.slow
 def test_shipped_classifier_is_at_least_99_percent_accurate(mnist_test):
   images, labels = mnist_test
   _, probabilities = mnist_features.features_and_probabilities(images)
@@ -26,6 +27,7 @@ def test_shipped_classifier_is_at_least_99_percent_accurate(mnist_test):
   assert np.mean(probabilities.argmax(1) == labels) >= 0.99
 
 
+@pytest.mark.slow
 def test_real_digits_score_far_better_than_noise(mnist_dir, mnist_test):
   images, _ = mnist_test
   reference = sample_quality.reference_features("mnist", "train", mnist_dir, num=2000)
@@ -64,6 +66,7 @@ def test_bad_images_are_refused(images, fragment):
   assert fragment in str(error.value)
 
 
+@pytest.mark.slow
 def test_evaluate_command_on_a_trained_run(tiny_config, capsys):
   from experiments import dcgan, evaluate
   from ganjax import cli

@@ -1,6 +1,7 @@
 """SIGKILL at random moments, saves included: each restart resumes from an intact checkpoint,
 and the final parameters equal an uninterrupted run's bitwise (same machine, same devices)."""
 
+import pytest
 import pathlib
 
 import chex
@@ -66,6 +67,7 @@ def tiny_kill_config(config: Config, steps: int) -> Config:
   )
 
 
+@pytest.mark.slow
 def test_three_sigkills_one_during_a_save_lose_nothing(tiny_config, tmp_path):
   history = kill_resume_and_compare(tiny_kill_config(tiny_config, STEPS), tmp_path, kills=3, seed=3)
   assert [k.mode for k in history] == ["training", "training", "saving"]

@@ -52,6 +52,7 @@ def sr_config(mnist_dir, tmp_path) -> Config:
 # Modules
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upscale", [2, 4])
 def test_srresnet_upscales_by_its_factor(upscale):
   g = SRResNet(width=8, residual_blocks=2, upscale=upscale, channels=3)
@@ -67,6 +68,7 @@ def test_srresnet_refuses_a_factor_that_is_not_a_power_of_two():
     SRResNet(width=4, residual_blocks=1, upscale=3).init(jax.random.key(0), jnp.zeros((1, 4, 4, 3)), train=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [28, 48])
 def test_discriminator_gives_one_logit_per_image(size):
   d = SRDiscriminator(width=4)
@@ -119,6 +121,7 @@ def test_batch_psnr_uses_a_peak_to_peak_of_two():
   assert float(srgan_losses.batch_psnr(sr, hr)) == pytest.approx(10 * np.log10(4 / 0.01), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_adversarial_step_combines_the_weighted_terms(sr_config):
   config = sr_config.replace(
     content_weight=0.5, perceptual_weight=0.25, adversarial_weight=0.1, feature_network="mnist_classifier"
@@ -250,6 +253,7 @@ def test_bad_srgan_flags_are_one_sentence_errors(changes, message):
     validate(srgan_experiment.DEFAULTS.replace(**changes))
 
 
+@pytest.mark.slow
 def test_vgg19_perceptual_loss_runs_on_a_keras_layout_file(tmp_path):
   """A legacy-layout file written with h5py alone: the loader and the VGG54 features in the loss."""
   params = vgg19.VGG19().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
@@ -283,6 +287,7 @@ def test_luma_is_bt601_and_mosaics_tile_in_order():
   np.testing.assert_array_equal(tiled[0, 2:, :2, 0], digits[2, :, :, 0])
 
 
+@pytest.mark.slow
 def test_scores_rank_the_exact_image_above_bicubic(sr_config):
   lr, hr = sr_pairs.held_out_pairs(sr_config)[0]
   exact = srgan_eval.image_scores(hr[:32], hr[:32], sr_config)
@@ -294,6 +299,7 @@ def test_scores_rank_the_exact_image_above_bicubic(sr_config):
 # End to end
 
 
+@pytest.mark.slow
 def test_resumed_run_across_the_phase_switch_equals_the_straight_run(sr_config, tmp_path):
   straight = train_and_evaluate(sr_config.replace(steps=6, workdir=str(tmp_path / "straight")))
   resumed_dir = str(tmp_path / "resumed")
@@ -307,6 +313,7 @@ def test_resumed_run_across_the_phase_switch_equals_the_straight_run(sr_config, 
   assert [r["d_loss"] == 0 for r in rows] == [True, True, False, False, False, False]
 
 
+@pytest.mark.slow
 def test_experiment_trains_writes_grids_and_scores_then_only_rescores(sr_config, capsys, monkeypatch):
   monkeypatch.setattr(sr_pairs, "HELD_OUT_LIMIT", 64)  # the real runs score all 10,000 test digits
   flags = [

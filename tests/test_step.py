@@ -27,6 +27,7 @@ def batch():
   return {"image": jax.random.uniform(jax.random.key(1), (BATCH, 28, 28, 1), minval=-1.0, maxval=1.0)}
 
 
+@pytest.mark.slow
 def test_step_updates_both_players_and_returns_finite_scalars(batch):
   state, train_step = setup(axis_name=None)
   new_state, metrics = jax.jit(train_step)(state, batch, jax.random.key(7))
@@ -51,6 +52,7 @@ def test_step_is_a_pure_function_of_its_inputs(batch):
   assert not np.array_equal(other.g_params["Dense_0"]["kernel"], first.g_params["Dense_0"]["kernel"])
 
 
+@pytest.mark.slow
 def test_pmap_over_four_devices_equals_one_device(batch):
   assert jax.local_device_count() == 4
   key = jax.random.key(7)

@@ -113,6 +113,7 @@ def sweep_argv(workdir, mnist_dir, *extra):
   ]
 
 
+@pytest.mark.slow
 def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_dir, tmp_path, capfd):
   workdir = tmp_path / "sweep"
   assert sweep_command.main(sweep_argv(workdir, mnist_dir, "--shard=0/2")) is None
@@ -138,6 +139,7 @@ def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_
   assert (workdir / "results.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_from_its_checkpoint(mnist_dir, tmp_path, capfd):
   from experiments import dcgan
 
@@ -159,6 +161,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(mnist_dir, tmp_path, cap
   assert os.path.exists(os.path.join(run.workdir, "final_eval.json")), out
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_reported_and_the_sweep_goes_on(mnist_dir, tmp_path, capfd):
   workdir = tmp_path / "sweep"
   blocker = workdir / "ema_decay=0" / "seed0"

@@ -31,6 +31,7 @@ def adam_count(opt_state):
   return int(opt_state[0].count)  # the chain's first part: scale_by_adam
 
 
+@pytest.mark.slow
 def test_d_steps_makes_that_many_d_updates_and_one_g_update():
   config = validate(BASE.replace(loss="wgan_gp", gradient_penalty=10.0, d_steps=5, dropout=0.0))
   state, step = setup(config)
@@ -42,6 +43,7 @@ def test_d_steps_makes_that_many_d_updates_and_one_g_update():
   chex.assert_tree_all_finite(metrics)
 
 
+@pytest.mark.slow
 def test_ema_generator_follows_the_closed_form_over_steps():
   config = BASE.replace(ema_decay=0.9)
   state, step = setup(config)
@@ -72,6 +74,7 @@ def test_ema_warmup_ramps_the_decay_from_a_tenth():
     validate(BASE.replace(ema_warmup=True))
 
 
+@pytest.mark.slow
 def test_weight_clipping_bounds_the_critic_after_its_update():
   config = validate(BASE.replace(loss="wgan", clip_weights=0.01, g_optimizer="rmsprop", d_optimizer="rmsprop"))
   state, step = setup(config)
@@ -79,6 +82,7 @@ def test_weight_clipping_bounds_the_critic_after_its_update():
   assert max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(new_state.d_params)) <= 0.01
 
 
+@pytest.mark.slow
 def test_label_smoothing_changes_only_ds_loss():
   state, plain = setup(BASE)
   _, smooth = setup(BASE.replace(real_label=0.9))
@@ -89,6 +93,7 @@ def test_label_smoothing_changes_only_ds_loss():
   assert float(m_plain["d_loss"]) != pytest.approx(float(m_smooth["d_loss"]))
 
 
+@pytest.mark.slow
 def test_learning_rates_and_instance_noise_are_logged_every_step():
   config = BASE.replace(lr_schedule="exponential", decay_steps=10, instance_noise=0.1, instance_noise_steps=10)
   state, step = setup(config)
@@ -122,6 +127,7 @@ EVERYTHING = BASE.replace(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
   "config", [EVERYTHING, EVERYTHING.replace(d_steps=1, model="mlp")], ids=["dcgan_d_steps_2", "mlp_simultaneous"]
 )

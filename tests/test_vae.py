@@ -16,6 +16,7 @@ from ganjax.models.vae import VAE, Decoder, Encoder, reparameterize
 from ganjax.families.vae import task as vae
 
 
+@pytest.mark.slow
 def test_encoder_decoder_and_vae_shapes():
   x = jnp.zeros((2, 28, 28, 1))
   mean, log_variance = Encoder(latent_dim=3, width=4).init_with_output(jax.random.key(0), x)[0]
@@ -116,6 +117,7 @@ def test_resumed_vae_run_equals_uninterrupted_run(vae_config, tmp_path):
   chex.assert_trees_all_equal(jax.device_get(resumed.checkpoint_items()), jax.device_get(straight.checkpoint_items()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_vae_experiment_trains_resumes_and_evaluates(likelihood, mnist_dir, tmp_path, capsys):
   from experiments import vae as experiment

@@ -39,6 +39,7 @@ def test_flax_vgg19_matches_keras_activations(keras_vgg19, layout):
   np.testing.assert_allclose(ours / scale, expected / scale, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_an_earlier_layer_stops_there():
   params = vgg19.VGG19().init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
   assert vgg19.VGG19("block2_conv2").apply({"params": params}, jnp.zeros((1, 32, 32, 3))).shape == (1, 16, 16, 128)

@@ -72,6 +72,18 @@ def _module(model: str, name: str) -> types.ModuleType | None:
     return None
 
 
+def family_fields(model: str) -> tuple[str, ...]:
+  """The Config fields `model`'s family takes beyond RUN_FIELDS; every field when it lists none."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  from ganjax.config import Config  # pylint: disable=g-import-not-at-top  (a cycle)
+
+  checks = _module(model, "config")
+  if checks is None or not hasattr(checks, "FIELDS"):
+    return tuple(f.name for f in dataclasses.fields(Config))
+  return tuple(checks.FIELDS)
+
+
 def validate(config: Config) -> None:
   """The family's own flag checks (`<family>.config.validate`), then one rule for every family
   that lists its `config.FIELDS`: a flag it does not take (beyond the config's RUN_FIELDS) is
