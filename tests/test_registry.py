@@ -57,6 +57,28 @@ def test_the_core_imports_no_family():
   assert not {k: v for k, v in offenders.items() if v}
 
 
+def test_every_config_field_a_family_reads_is_one_it_takes():
+  # A field read by a family's code but missing from its FIELDS would be refused on the
+  # command line although it works (SRGAN reads real_label for its label smoothing).
+  import dataclasses
+  import re
+
+  from ganjax.config import RUN_FIELDS
+
+  names = {f.name for f in dataclasses.fields(Config)}
+  untaken = {}
+  for model, package in registry.models().items():
+    folder = ROOT / pathlib.Path(*package.split("."))
+    read = set()
+    for path in folder.glob("*.py"):
+      if path.name != "config.py":  # the checks read fields to refuse them
+        read |= set(re.findall(r"\bconfig\.(\w+)", path.read_text())) & names
+    missing = read - set(RUN_FIELDS) - set(registry.family_fields(model))
+    if missing:
+      untaken[model] = sorted(missing)
+  assert not untaken
+
+
 def test_a_family_checks_its_own_flags_through_the_registry():
   with pytest.raises(UsageError, match="--likelihood=student"):
     validate(Config(model="vae", likelihood="student"))

@@ -9,6 +9,7 @@ from ganjax.errors import UsageError
 FIELDS = PLAYER_FIELDS + (
   "leak",
   "loss",
+  "real_label",
   "residual_blocks",
   "upscale",
   "hr_crop_size",
