@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from ganjax.config import ACCELERATORS, Config, field_types, validate
+from ganjax.config import ACCELERATORS, RUN_SECTIONS, Config, field_types, validate
 from ganjax.errors import UsageError, report_full_disk_once
 
 INSTALL_HINT = {
@@ -60,39 +60,6 @@ def choose_preset(defaults: Config, presets: Mapping[str, Config], argv: Sequenc
   if known.preset and known.preset not in presets:
     raise UsageError(f"--preset={known.preset} is not one of {', '.join(presets)}.")
   return presets[known.preset] if known.preset else defaults
-
-
-# The --help sections of the flags every family takes (ganjax.config.RUN_FIELDS).
-RUN_SECTIONS = {
-  "data": ("dataset", "image_size", "data_dir", "batch_size"),
-  "run": (
-    "model",
-    "steps",
-    "seed",
-    "accelerator",
-    "workdir",
-    "log_every",
-    "sample_every",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "eval_every",
-    "eval_samples",
-    "skip_nonfinite",
-    "width",
-  ),
-  "optimisation": (
-    "lr",
-    "b1",
-    "b2",
-    "lr_schedule",
-    "decay_steps",
-    "decay_rate",
-    "warmup_steps",
-    "cycle_steps",
-    "min_lr_ratio",
-  ),
-  "several processes": ("num_processes", "process_id", "coordinator_address"),
-}
 
 
 def field_comments() -> dict[str, str]:

@@ -131,40 +131,40 @@ class Config:
     return cls(**{k: v for k, v in values.items() if k in known})
 
 
-# The fields every family takes: data, the run, optimisation, several processes. The rest belong
-# to one family or some (each family's `config.FIELDS`), and a family refuses those it does not
-# take (`ganjax.train.registry.validate`).
-RUN_FIELDS = (
-  "model",
-  "dataset",
-  "image_size",
-  "data_dir",
-  "batch_size",
-  "steps",
-  "seed",
-  "accelerator",
-  "workdir",
-  "log_every",
-  "sample_every",
-  "checkpoint_every",
-  "keep_checkpoints",
-  "eval_every",
-  "eval_samples",
-  "skip_nonfinite",
-  "num_processes",
-  "process_id",
-  "coordinator_address",
-  "width",
-  "lr",
-  "b1",
-  "b2",
-  "lr_schedule",
-  "decay_steps",
-  "decay_rate",
-  "warmup_steps",
-  "cycle_steps",
-  "min_lr_ratio",
-)
+# The fields every family takes, by their --help section: data, the run, optimisation, several
+# processes. The rest belong to one family or some (each family's `config.FIELDS`), and a family
+# refuses those it does not take (`ganjax.train.registry.validate`).
+RUN_SECTIONS = {
+  "data": ("dataset", "image_size", "data_dir", "batch_size"),
+  "run": (
+    "model",
+    "steps",
+    "seed",
+    "accelerator",
+    "workdir",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_every",
+    "eval_samples",
+    "skip_nonfinite",
+    "width",
+  ),
+  "optimisation": (
+    "lr",
+    "b1",
+    "b2",
+    "lr_schedule",
+    "decay_steps",
+    "decay_rate",
+    "warmup_steps",
+    "cycle_steps",
+    "min_lr_ratio",
+  ),
+  "several processes": ("num_processes", "process_id", "coordinator_address"),
+}
+RUN_FIELDS = tuple(field for fields in RUN_SECTIONS.values() for field in fields)
 # What every two-player family (G and D, each its own optimiser) takes beyond those.
 PLAYER_FIELDS = ("g_optimizer", "d_optimizer", "d_lr", "d_weight_decay")
 

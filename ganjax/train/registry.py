@@ -94,13 +94,9 @@ def validate(config: Config) -> None:
   from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
 
   checks = _module(config.model, "config")
-  if checks is None:
-    return
-  if hasattr(checks, "validate"):
+  if checks is not None and hasattr(checks, "validate"):
     checks.validate(config)
-  if not hasattr(checks, "FIELDS"):
-    return
-  taken, defaults = set(RUN_FIELDS) | set(checks.FIELDS), Config()
+  taken, defaults = set(RUN_FIELDS) | set(family_fields(config.model)), Config()
   for field in dataclasses.fields(Config):
     if field.name not in taken and getattr(config, field.name) != getattr(defaults, field.name):
       raise UsageError(
