@@ -61,13 +61,3 @@ def validate(config: Config) -> None:
     raise UsageError(f"--hr_crop_size={crop} is too small for the discriminator's four stride-2 blocks; use 16+.")
   if config.loss not in SR_LOSSES:
     raise UsageError(f"--model=srgan takes --loss={'|'.join(SR_LOSSES)}, not {config.loss}.")
-  if config.d_steps != 1 or config.ema_decay or config.replay_size or config.num_classes or config.progressive_steps:
-    raise UsageError(
-      "--model=srgan does not take --d_steps, --ema_decay, --replay_size, --num_classes or "
-      "--progressive_steps; leave them at their defaults."
-    )
-  if config.gradient_penalty or config.r1_penalty or config.clip_weights or config.instance_noise:
-    raise UsageError(
-      "--model=srgan takes no D regularisers (--gradient_penalty, --r1_penalty, --clip_weights, "
-      "--instance_noise); leave them at 0."
-    )
