@@ -4,10 +4,16 @@ A step's randomness is `fold_in(seed_key, step)`, split into named streams, so a
 draws exactly what an uninterrupted one would. Within a stream, example i of the global
 batch gets `fold_in(stream_key, i)`: the same draws whether the batch runs on one device
 or is sharded over many, which is what makes a pmapped step equal a single-device one.
+
+Masks (dropout) are wide: a per-example key and a vmapped draw cost a threefry loop per
+layer, which XLA's CPU backend keeps rolled and cannot fuse. `example_bits` computes the
+same generator (Threefry-2x32, Salmon et al. 2011) elementwise on counters (global example,
+element), so the bits fuse into the ops that use them.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import jax
@@ -36,5 +42,46 @@ def example_normal(key: jax.Array, shape: tuple[int, ...], axis_name: str | None
 
 
 def example_bernoulli(key: jax.Array, p: float, shape: tuple[int, ...], axis_name: str | None) -> jax.Array:
-  keys = example_keys(key, shape[0], axis_name)
-  return jax.vmap(lambda k: jax.random.bernoulli(k, p, shape[1:]))(keys)
+  """True with probability `p`, elementwise [shape]; row i a function of (key, global example i)."""
+  if not 0.0 < p < 1.0:
+    raise ValueError(f"p={p} must lie strictly between 0 and 1")
+  return example_bits(key, shape, axis_name) < jnp.uint32(round(p * 2**32))
+
+
+def example_bits(key: jax.Array, shape: tuple[int, ...], axis_name: str | None) -> jax.Array:
+  """Uniform uint32 [shape]; row i a function of (key, global example i) alone.
+
+  Threefry-2x32 of the counter pair (global example i, j) gives the row's words j and
+  j + ceil(n / 2), for n words per row: one fused elementwise pass, no loop, no per-row key.
+  """
+  offset = jnp.uint32(jax.lax.axis_index(axis_name) * shape[0]) if axis_name else jnp.uint32(0)
+  per_row = math.prod(shape[1:])
+  half = -(-per_row // 2)
+  rows = (offset + jnp.arange(shape[0], dtype=jnp.uint32))[:, None]
+  cols = jnp.arange(half, dtype=jnp.uint32)[None, :]
+  rows, cols = jnp.broadcast_arrays(rows, cols)
+  k0, k1 = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+  first, second = threefry2x32(k0, k1, rows, cols)
+  return jnp.concatenate([first, second], axis=1)[:, :per_row].reshape(shape)
+
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry2x32(k0: jax.Array, k1: jax.Array, x0: jax.Array, x1: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Threefry-2x32 with 20 rounds, elementwise on uint32 (the words of `jax.random`'s
+  threefry_2x32, written out so that XLA fuses it; the test compares the two)."""
+
+  def rotate_left(v, r):
+    return (v << jnp.uint32(r)) | (v >> jnp.uint32(32 - r))
+
+  k0, k1, x0, x1 = (jnp.asarray(v, jnp.uint32) for v in (k0, k1, x0, x1))  # signed shifts differ
+  schedule = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
+  x0, x1 = x0 + schedule[0], x1 + schedule[1]
+  for i in range(5):
+    for r in _ROTATIONS[i % 2]:
+      x0 = x0 + x1
+      x1 = rotate_left(x1, r) ^ x0
+    x0 = x0 + schedule[(i + 1) % 3]
+    x1 = x1 + schedule[(i + 2) % 3] + jnp.uint32(i + 1)
+  return x0, x1

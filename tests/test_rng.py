@@ -1,0 +1,43 @@
+"""The per-example streams: the fused Threefry is JAX's own, and its masks have the right law."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.extend.random import threefry_2x32
+
+from ganjax import rng
+
+
+def test_threefry_written_out_gives_jax_words():
+  key = jax.random.key_data(jax.random.key(42))
+  x0 = jnp.arange(4096, dtype=jnp.uint32) * jnp.uint32(7919)
+  x1 = jnp.arange(4096, dtype=jnp.uint32) + jnp.uint32(3)
+  first, second = rng.threefry2x32(key[0], key[1], x0, x1)
+  reference = threefry_2x32(key, jnp.concatenate([x0, x1]))
+  np.testing.assert_array_equal(np.concatenate([first, second]), reference)
+
+
+def test_example_bits_row_depends_on_its_global_index_alone():
+  key = jax.random.key(3)
+  whole = rng.example_bits(key, (8, 5, 3), None)  # an odd row length: the halves overlap by one word
+  sharded = jax.pmap(lambda _: rng.example_bits(key, (2, 5, 3), "data"), axis_name="data")(jnp.zeros(4))
+  np.testing.assert_array_equal(np.concatenate(list(sharded)), whole)
+  assert len(np.unique(np.asarray(whole))) == whole.size  # no word repeated within or across rows
+
+
+def test_example_bernoulli_has_the_asked_rate_and_no_pattern():
+  mask = np.asarray(rng.example_bernoulli(jax.random.key(0), 0.7, (256, 14, 14, 16), None))
+  n = mask.size
+  assert abs(mask.mean() - 0.7) < 4 * np.sqrt(0.7 * 0.3 / n)
+  # Neighbouring elements and rows are uncorrelated (a counter leaking through would show).
+  flat = mask.reshape(256, -1).astype(np.float64) - 0.7
+  assert abs(np.mean(flat[:, 1:] * flat[:, :-1])) < 4 * 0.21 / np.sqrt(flat[:, 1:].size)
+  assert abs(np.mean(flat[1:] * flat[:-1])) < 4 * 0.21 / np.sqrt(flat[1:].size)
+  other = np.asarray(rng.example_bernoulli(jax.random.key(1), 0.7, (256, 14, 14, 16), None))
+  assert 0.55 < np.mean(mask == other) < 0.6  # independent keys agree with probability 0.58
+
+
+def test_example_bernoulli_refuses_a_degenerate_rate():
+  with pytest.raises(ValueError, match="strictly between"):
+    rng.example_bernoulli(jax.random.key(0), 1.0, (2, 3), None)
