@@ -11,6 +11,8 @@ Each measurement runs in its own process (so its peak memory is its own):
 - the input pipeline alone: images/s of the training batches from the prepared MNIST;
 - evaluation: images/s through the MNIST feature network, and the seconds of fid_mnist
   (features of 10,000 samples, Frechet distance against the cached test-split features);
+- the whole training loop: images/s of `python -m experiments.dcgan --batch_size=<batch>` over
+  its steps 10 to 50 (read from the run's TensorBoard log), against the pure step;
 - the peak resident memory of a default `experiments.dcgan` run (a few hundred steps).
 """
 
@@ -31,18 +33,30 @@ import train_step  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def measure_pipeline(batch: int, steps: int) -> None:
-  """Images/s of `Batches` (read, decode, scale, lay out) with no training behind it."""
+  """Images/s of `Batches` (read, decode, scale, lay out) with no training behind it: in the
+  first epoch (every image decoded from TFDS) and after it (MNIST's decoded images kept)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+
   from ganjax.data.pipeline import Batches, BatchSpec, load_source  # pylint: disable=import-outside-toplevel
 
   source = load_source("mnist", "train")
-  batches = Batches(source, BatchSpec(batch, 1), seed=0)
-  next(batches)  # the reader thread is started and warm
-  start = time.perf_counter()
-  for _ in range(steps):
-    next(batches)
-  elapsed = time.perf_counter() - start
-  batches.close()
-  print(f"peer=pipeline batch={batch} images_per_s={batch * steps / elapsed:.1f}")
+  spec = BatchSpec(batch, 1)
+
+  def rate(start_step: int) -> float:
+    batches = Batches(source, spec, seed=0, start_step=start_step)
+    next(batches)  # the reader thread is started and warm
+    start = time.perf_counter()
+    for _ in range(steps):
+      next(batches)
+    elapsed = time.perf_counter() - start
+    batches.close()
+    return batch * steps / elapsed
+
+  first_epoch = rate(0)
+  for indices in range(0, len(source), 4096):  # the rest of the first epoch, untimed
+    source.read(np.arange(indices, min(indices + 4096, len(source))))
+  later = rate(len(source) // batch)  # the first step of epoch 2
+  print(f"peer=pipeline batch={batch} images_per_s={first_epoch:.1f} later_epochs_images_per_s={later:.1f}")
 
 
 def measure_evaluation(num: int) -> None:
@@ -90,6 +104,49 @@ def run_default_training(steps: int) -> dict[str, str]:
   return {"peak_rss_mb": f"{peak:.0f}", "wall_s": f"{elapsed:.1f}", "steps": str(steps)}
 
 
+def end_to_end(batch: int, first: int = 10, last: int = 50, every: int = 10) -> dict[str, str]:
+  """Images/s of a real `experiments.dcgan` run over its steps `first` to `last`: data,
+  dispatch, metrics and the progress bar included, compilation (before `first`) left out."""
+  with tempfile.TemporaryDirectory() as workdir:
+    result = subprocess.run(
+      [
+        sys.executable,
+        "-m",
+        "experiments.dcgan",
+        f"--batch_size={batch}",
+        f"--steps={last}",
+        f"--log_every={every}",
+        f"--workdir={workdir}",
+        "--eval_every=0",
+        "--accelerator=cpu",
+      ],
+      capture_output=True,
+      text=True,
+      cwd=HERE.parent,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    if result.returncode:
+      return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
+    rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
+  # Each logged rate covers the `every` steps before it: the whole stretch is their harmonic mean.
+  windows = [rates[s] for s in range(first + every, last + 1, every)]
+  seconds = sum(every * batch / r for r in windows)
+  return {"images_per_s": f"{(last - first) * batch / seconds:.1f}"}
+
+
+def window_rates(log_dir: str, tag: str) -> dict[int, float]:
+  """{step: value} of the scalar `tag` in the TensorBoard event files of `log_dir`."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  rates = {}
+  for name in os.listdir(log_dir):
+    for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
+      for value in event.summary.value:
+        if value.tag == tag:
+          rates[event.step] = value.simple_value
+  return rates
+
+
 def with_devices(count: int) -> dict[str, str]:
   return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}", JAX_PLATFORMS="cpu")
 
@@ -98,7 +155,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--quick", action="store_true", help="fewer timed steps (noisier)")
-  parser.add_argument("--only", choices=("pipeline", "evaluation"), help=argparse.SUPPRESS)
+  parser.add_argument("--only", choices=("pipeline", "evaluation", "loop"), help=argparse.SUPPRESS)
   parser.add_argument("--torch_python", default=str(train_step.TORCH_PYTHON))
   args = parser.parse_args()
   steps = 8 if args.quick else 20
@@ -106,6 +163,8 @@ def main() -> None:
     return measure_pipeline(args.batch, 200)
   if args.only == "evaluation":
     return measure_evaluation(10_000)
+  if args.only == "loop":
+    return print(f"peer=loop {' '.join(f'{k}={v}' for k, v in end_to_end(args.batch).items())}")
 
   python = sys.executable
   step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={args.batch}", f"--steps={steps}"]
@@ -132,6 +191,7 @@ def main() -> None:
   pipeline = train_step.run([python, __file__, "--only=pipeline", f"--batch={args.batch}"])
   evaluation = train_step.run([python, __file__, "--only=evaluation"])
   training = run_default_training(200 if args.quick else 500)
+  whole_loop = end_to_end(args.batch)
 
   ours = float(rows["ganjax"].get("images_per_s", "nan"))
   print()
@@ -143,12 +203,21 @@ def main() -> None:
     print(f"  {count} device(s): {speed:8.1f} images/s  ({speed / one:.2f} x one device)")
   print(
     "\nInput pipeline alone: "
-    f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s "
-    f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step)"
+    f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s in the first epoch "
+    f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step), "
+    f"{pipeline.get('later_epochs_images_per_s', '-')} images/s after it "
+    f"({float(pipeline.get('later_epochs_images_per_s', 'nan')) / ours:.1f} x)"
   )
   print(
     f"Evaluation: MNIST feature network {evaluation.get('features_images_per_s', evaluation.get('error'))} "
     f"images/s; fid_mnist on 10,000 samples {evaluation.get('fid_total_s', '-')} s"
+  )
+  loop_speed = float(whole_loop.get("images_per_s", "nan"))
+  tf_speed = float(rows["tf-keras"].get("images_per_s", "nan"))
+  print(
+    f"Whole loop (experiments.dcgan --batch_size={args.batch}, steps 10 to 50): "
+    f"{whole_loop.get('images_per_s', whole_loop.get('error'))} images/s "
+    f"({loop_speed / ours:.2f} x ganjax's pure step, {loop_speed / tf_speed:.2f} x TF/Keras's pure step)"
   )
   print(
     f"Default experiments.dcgan run: peak RSS {training.get('peak_rss_mb', training.get('error'))} MB "

@@ -117,3 +117,33 @@ def test_two_first_runs_at_once_prepare_mnist_once_and_both_go_on(tmp_path):
   assert [p.returncode for p in processes] == [0, 0], outputs
   assert "Traceback" not in "".join(outputs)
   assert "".join(outputs).count("Preparing the bundled MNIST") == 1  # the other waited, then found it ready
+
+
+class CountingRecords(list):
+  """Records that count how often each is read."""
+
+  def __init__(self, records):
+    super().__init__(records)
+    self.reads = 0
+
+  def __getitem__(self, i):
+    self.reads += 1
+    return super().__getitem__(i)
+
+
+def test_a_small_dataset_is_decoded_once_and_gives_the_same_batches():
+  from ganjax.data.pipeline import ImageSource
+
+  rng = np.random.default_rng(0)
+  records = [{"image": rng.integers(0, 256, (6, 6, 1), dtype=np.uint8), "label": i % 3} for i in range(40)]
+  cached = ImageSource(CountingRecords(records))
+  streamed = ImageSource(CountingRecords(records), cache_bytes=0)
+  reads_before = cached.records.reads  # the first record, read to learn the shape
+  spec = BatchSpec(8, 2)
+  for step in range(15):  # three epochs of five steps
+    indices = batch_indices(len(records), spec, seed=3, step=step)
+    a, b = cached.read(indices), streamed.read(indices)
+    for name in ("image", "label"):
+      np.testing.assert_array_equal(a[name], b[name])
+  assert cached.records.reads - reads_before == len(records)  # each record once, in the first epoch
+  assert streamed.records.reads > 3 * len(records)
