@@ -31,6 +31,12 @@ def parse(argv):
     default=None,
     help="checkpoint step, or best (the lowest fid_mnist in training; default: the latest)",
   )
+  parser.add_argument(
+    "--generator",
+    choices=("auto", "ema", "g"),
+    default="auto",
+    help="the weights that draw: auto (the EMA generator's when the run kept one), ema, or g (G's own)",
+  )
   parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument(
     "--feature_network", default="mnist", help="mnist (the shipped classifier) or inception (needs --inception_weights)"
@@ -84,9 +90,9 @@ def main(argv=None) -> None:
     reference = sample_quality.reference_features(dataset, "train", data_dir, network=network)
     reference_split, step = "train", None
   else:
-    generator = load_generator(args.workdir, args.step)
+    generator = load_generator(args.workdir, args.step, args.generator)
     dataset, step = generator.config.dataset, generator.step
-    what = f"{args.num_samples} samples of {generator.source}"
+    what = f"{args.num_samples} samples of {generator.source} ({generator.weights} weights)"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"
@@ -99,6 +105,7 @@ def main(argv=None) -> None:
     dataset=dataset,
     reference_split=reference_split,
     step=step,
+    generator=None if args.real_floor else generator.weights,
     seconds=round(time.perf_counter() - start, 1),
     evaluated=what,
   )

@@ -29,6 +29,12 @@ def parse(argv):
     default=None,
     help="checkpoint step, or best (the lowest fid_mnist; default: the latest)",
   )
+  parser.add_argument(
+    "--generator",
+    choices=("auto", "ema", "g"),
+    default="auto",
+    help="the weights that draw: auto (the EMA generator's when the run kept one), ema, or g (G's own)",
+  )
   parser.add_argument("--num", type=int, default=1000, help="how many images")
   parser.add_argument("--out", default="samples.npz", help="output file: .npz or .png")
   parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
@@ -57,7 +63,7 @@ def main(argv=None) -> None:
 
   from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
 
-  generator = load_generator(args.workdir, args.step)
+  generator = load_generator(args.workdir, args.step, args.generator)
   labels = None
   if args.labels is not None:
     if not generator.config.num_classes:

@@ -214,8 +214,17 @@ def restore(
   return template.with_checkpoint_items(restored["state"]), dict(restored["data"]), saved_config
 
 
-def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, dict, dict, dict]:
-  """(G weights to sample with, g_batch_stats, data position, saved config) at `step`, without a template."""
+GENERATORS = ("auto", "ema", "g")  # which weights sample: the EMA ones when kept, or as named
+
+
+def restore_generator(
+  manager: ocp.CheckpointManager, step: int, generator: str = "auto"
+) -> tuple[dict, dict, dict, dict]:
+  """(G weights to sample with, g_batch_stats, data position, saved config) at `step`, without a template.
+
+  `generator`: "auto" samples with the EMA weights when the run kept them, "ema" insists on
+  them, "g" takes G's own weights.
+  """
   saved_config = read_config(manager, step)
   try:
     restored = manager.restore(
@@ -227,8 +236,13 @@ def restore_generator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, 
       f"({type(e).__name__}); move it out of the way or pick another --workdir."
     ) from e
   state = restored["state"]
+  if generator == "ema" and "g_ema_params" not in state:
+    raise UsageError(
+      f"The run in {manager.directory} kept no EMA generator (trained without --ema_decay); "
+      "use --generator=g or leave it out."
+    )
   # A run with an EMA generator samples and evaluates with the averaged weights.
-  g_params = state.get("g_ema_params", state["g_params"])
+  g_params = state["g_params"] if generator == "g" else state.get("g_ema_params", state["g_params"])
   return g_params, state.get("g_batch_stats", {}), dict(restored["data"]), saved_config
 
 

@@ -73,6 +73,7 @@ class TrainedGenerator:
   image_shape: tuple[int, int, int]
   # Which checkpoint this is, for the user: "the checkpoint at step 4 in <dir>", say.
   source: str = ""
+  weights: str = "g"  # "ema": the EMA generator's; "g": G's own
 
   def generate(self, num: int, seed: int = 0, batch_size: int = 500, labels: np.ndarray | None = None) -> np.ndarray:
     """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size.
@@ -92,16 +93,17 @@ class TrainedGenerator:
     return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels, growth)
 
 
-def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenerator:
+def load_generator(workdir: str, step: int | str | None = None, generator: str = "auto") -> TrainedGenerator:
   """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back;
   `BEST`: the one in `<workdir>/best/`, the lowest fid_mnist of the run's evaluations).
 
   Read-only: a corrupt newest checkpoint is skipped with a warning (training's resume moves
   such directories aside; sampling leaves the workdir as it found it). A checkpoint asked for
-  by `step` is read or refused, never replaced by another.
+  by `step` is read or refused, never replaced by another. `generator`: as
+  `checkpoint.restore_generator`.
   """
   if step == BEST:
-    return _load_best(workdir)
+    return _load_best(workdir, generator)
   if checkpoint.latest_step(workdir) is None:
     raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
   manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
@@ -111,7 +113,7 @@ def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenera
       raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(steps)}.")
     for candidate in [step] if step is not None else steps:
       try:
-        generator = _read_generator(manager, workdir, candidate)
+        trained = _read_generator(manager, workdir, candidate, generator)
       except checkpoint.CorruptCheckpoint as e:
         if step is not None or candidate == steps[-1]:
           raise
@@ -120,13 +122,13 @@ def load_generator(workdir: str, step: int | str | None = None) -> TrainedGenera
           "using the one before it."
         )
         continue
-      return dataclasses.replace(generator, source=f"the checkpoint at step {candidate} in {manager.directory}")
+      return dataclasses.replace(trained, source=f"the checkpoint at step {candidate} in {manager.directory}")
   finally:
     manager.close()
   raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _load_best(workdir: str) -> TrainedGenerator:
+def _load_best(workdir: str, generator: str) -> TrainedGenerator:
   path = checkpoint.best_dir(workdir)
   if not (os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))):
     raise UsageError(
@@ -137,7 +139,7 @@ def _load_best(workdir: str) -> TrainedGenerator:
   try:
     step = manager.best_step()
     try:
-      generator = _read_generator(manager, workdir, step)
+      trained = _read_generator(manager, workdir, step, generator)
     except checkpoint.CorruptCheckpoint as e:
       raise checkpoint.CorruptCheckpoint(
         f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
@@ -146,17 +148,19 @@ def _load_best(workdir: str) -> TrainedGenerator:
       ) from e.__cause__
     value = (manager.metrics(step) or {}).get(checkpoint.BEST_METRIC)
     score = f", {checkpoint.BEST_METRIC} {value:.2f}" if value is not None else ""
-    return dataclasses.replace(generator, source=f"the best checkpoint (step {step}{score}) in {path}")
+    return dataclasses.replace(trained, source=f"the best checkpoint (step {step}{score}) in {path}")
   finally:
     manager.close()
 
 
-def _read_generator(manager, workdir: str, step: int) -> TrainedGenerator:
+def _read_generator(manager, workdir: str, step: int, generator: str) -> TrainedGenerator:
   saved = checkpoint.read_config(manager, step)
   if registry.family_name(saved.get("model", "dcgan")) != "gan":
     raise UsageError(
       f"{workdir} holds a --model={saved['model']} run, not a noise-to-image GAN; "
       f"use python -m experiments.{saved['model']} --workdir={workdir} to evaluate it."
     )
-  g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step)
-  return TrainedGenerator(Config.from_dict(saved), step, g_params, g_batch_stats, tuple(data_position["image_shape"]))
+  g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
+  config = Config.from_dict(saved)
+  weights = "ema" if generator == "ema" or (generator == "auto" and config.ema_decay > 0) else "g"
+  return TrainedGenerator(config, step, g_params, g_batch_stats, tuple(data_position["image_shape"]), weights=weights)
