@@ -7,11 +7,16 @@ import os
 
 
 def read_rows(path: str | None) -> list[dict]:
-  """All rows of `path`, or none when there is no such file."""
+  """All rows of `path`, or none when there is no such file.
+
+  A last line without its newline is a write the run was killed in: it is left out.
+  """
   if not path or not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = f.read().split("\n")
+  # After the final newline split() leaves "" (a whole file) or the torn row (a killed write).
+  return [json.loads(line) for line in lines[:-1] if line.strip()]
 
 
 def drop_rows_after(path: str, step: int) -> None:

@@ -6,13 +6,12 @@ summary names only what is really there.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
 from collections.abc import Sequence
 
-from ganjax import checkpoint
+from ganjax import checkpoint, jsonl
 from ganjax.config import Config
 from ganjax.train import registry
 
@@ -49,14 +48,6 @@ def experiment_command(defaults: Config, argv: Sequence[str] | None) -> str:
   return shlex.join(["python", "-m", name, *args])
 
 
-def _read_rows(path: str) -> list[dict]:
-  try:
-    with open(path) as f:
-      return [json.loads(line) for line in f if line.strip().endswith("}")]
-  except OSError:
-    return []
-
-
 def _metrics_text(row: dict) -> str:
   return ", ".join(f"{name} {row[name]:.4g}" for name in HEADLINE_METRICS if name in row)
 
@@ -75,7 +66,7 @@ def closing_lines(config: Config, step: int, seconds: float, command: str) -> li
   where("final samples:", os.path.join(workdir, "samples", f"grid_{step:06d}.png"))
   where("curves:", os.path.join(workdir, "curves.png"))
   where("latest checkpoint:", os.path.join(checkpoint.checkpoint_dir(workdir), str(step)))
-  evaluations = {row["step"]: row for row in _read_rows(os.path.join(workdir, "eval.jsonl"))}
+  evaluations = {row["step"]: row for row in jsonl.read_rows(os.path.join(workdir, "eval.jsonl"))}
   best = checkpoint.best_dir(workdir)
   best_steps = sorted(int(n) for n in os.listdir(best) if n.isdigit()) if os.path.isdir(best) else []
   if best_steps:
