@@ -29,8 +29,11 @@ PEER_LAUNCHER = (
 )
 
 
-def measure_ganjax(batch: int, steps: int) -> None:
-  """Times the step the training loop runs: pmapped over the local devices, state donated."""
+def measure_ganjax(batch: int, steps: int, flags: list[str]) -> None:
+  """Times the step the training loop runs: pmapped over the local devices, state donated.
+
+  `flags`: experiments.dcgan flags on top of its defaults (`--width=32`, say).
+  """
   import resource
   import time
 
@@ -40,13 +43,15 @@ def measure_ganjax(batch: int, steps: int) -> None:
   import jax
   import numpy as np
 
-  from ganjax.config import Config
   from ganjax.models import build_gan
   from ganjax.train.loop import replicate
   from ganjax.families.gan.state import create_state
   from ganjax.families.gan.step import make_train_step
 
-  config = Config(batch_size=batch)
+  from experiments.dcgan import TUTORIAL
+  from ganjax import cli
+
+  config = cli.parse_flags(TUTORIAL, [*flags, f"--batch_size={batch}"])
   devices = jax.local_devices()
   generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name="data")
   key = jax.random.key(0)
@@ -107,13 +112,22 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--only", choices=("ganjax",), help=argparse.SUPPRESS)
+  parser.add_argument(
+    "--ganjax_flag",
+    action="append",
+    default=[],
+    help="an experiments.dcgan flag for ganjax's step, e.g. --ganjax_flag=--width=32 (repeatable)",
+  )
   parser.add_argument("--torch_python", default=str(TORCH_PYTHON), help="python of a venv with torch==2.13.0")
   args = parser.parse_args()
   if args.only == "ganjax":
-    measure_ganjax(args.batch, args.steps)
+    measure_ganjax(args.batch, args.steps, args.ganjax_flag)
     return
 
-  rows = {"ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}"])}
+  ours = [f"--ganjax_flag={flag}" for flag in args.ganjax_flag]
+  rows = {
+    "ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}", *ours])
+  }
   rows["tf-keras"] = run(
     [sys.executable, "-c", PEER_LAUNCHER, str(PEERS / "tf_dcgan.py"), str(args.batch), str(args.steps)]
   )
