@@ -70,13 +70,13 @@ class Config:
   warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
   cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
   min_lr_ratio: float = 0.1
-  # CycleGAN (ganjax.families.cyclegan.task; Zhu et al. 2017). The generators' and PatchGAN Ds' base
+  # CycleGAN (ganjax.families.cyclegan; Zhu et al. 2017). The generators' and PatchGAN Ds' base
   # width is --width (64 in the paper).
   cyclegan_blocks: int = 9  # residual blocks of each generator (paper: 6 at 128x128, 9 at 256x256)
   cycle_weight: float = 10.0  # lambda: weight of the L1 cycle-consistency losses, A->B->A and B->A->B
   identity_ratio: float = 0.5  # identity loss weight as a multiple of --cycle_weight (paper: 0.5); 0: off
   history_pool: int = 50  # past fakes kept for each D (paper: 50); 0: D sees only the latest fakes
-  # SRGAN (Ledig et al. 2017; ganjax.families.srgan.task): --width is G's and D's base channels.
+  # SRGAN (Ledig et al. 2017; ganjax.families.srgan): --width is G's and D's base channels.
   residual_blocks: int = 16  # B, SRResNet's residual blocks
   upscale: int = 4  # the super-resolution factor, a power of two
   hr_crop_size: int = 0  # HR training crops (LR: this / upscale); 0: the dataset's (96, MNIST 28)
@@ -87,7 +87,7 @@ class Config:
   adversarial_weight: float = 1e-3
   feature_network: str = "none"  # mnist_classifier | vgg19 | none
   vgg19_weights: str = ""  # Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5, for vgg19
-  # VAE (ganjax.families.vae.task) and pix2pix (ganjax.families.pix2pix.task)
+  # VAE (ganjax.families.vae) and pix2pix (ganjax.families.pix2pix)
   likelihood: str = "bernoulli"  # VAE's p(x|z) on intensities in [0, 1]: bernoulli, or gaussian with a learned sigma
   beta: float = 1.0  # VAE: weight of the KL term (Higgins et al. 2017); 1 is the ELBO
   l1_weight: float = 100.0  # pix2pix: lambda of the L1 term (Isola et al. 2017)

@@ -15,9 +15,11 @@ from ganjax.config import Config, validate
 from ganjax.data import mnist_styles
 from ganjax.data.unpaired import UnpairedSource, load_domains
 from ganjax.errors import UsageError
-from ganjax.models.cyclegan import ResidualBlock, ResnetGenerator, build_cyclegan
 from ganjax.families.cyclegan import history_pool
-from ganjax.families.cyclegan import task as cyclegan
+from ganjax.families.cyclegan import losses as cyclegan_losses
+from ganjax.families.cyclegan import state as cyclegan_state
+from ganjax.families.cyclegan import step as cyclegan_step
+from ganjax.models.cyclegan import ResidualBlock, ResnetGenerator, build_cyclegan
 from ganjax.train.loop import train_and_evaluate
 from ganjax.train.schedules import make_schedule
 
@@ -119,11 +121,13 @@ def test_pool_is_independent_of_the_device_count():
 
 
 def test_each_loss_term_against_hand_computed_values():
-  assert float(cyclegan.generator_adversarial_loss(jnp.array([0.5, 1.0]))) == pytest.approx(0.125)
+  assert float(cyclegan_losses.generator_adversarial_loss(jnp.array([0.5, 1.0]))) == pytest.approx(0.125)
   # 1/2 (mean((1 - 1)^2, (0 - 1)^2) + mean(0.5^2, 0^2)) = 1/2 (0.5 + 0.125)
-  assert float(cyclegan.discriminator_loss(jnp.array([1.0, 0.0]), jnp.array([0.5, 0.0]))) == pytest.approx(0.3125)
+  assert float(cyclegan_losses.discriminator_loss(jnp.array([1.0, 0.0]), jnp.array([0.5, 0.0]))) == pytest.approx(
+    0.3125
+  )
   zeros = jnp.zeros((1, 2, 2, 1))
-  total, terms, (fake_a, fake_b) = cyclegan.generator_losses(
+  total, terms, (fake_a, fake_b) = cyclegan_losses.generator_losses(
     lambda x: x + 0.5,
     lambda x: x - 0.25,
     lambda x: x,
@@ -145,7 +149,7 @@ def test_each_loss_term_against_hand_computed_values():
   assert float(total) == pytest.approx(0.25 + 1.5625 + 10 * 0.5 + 5 * 0.75)
   np.testing.assert_allclose(fake_b, zeros + 0.5)
   np.testing.assert_allclose(fake_a, zeros - 0.25)
-  _, no_identity, _ = cyclegan.generator_losses(
+  _, no_identity, _ = cyclegan_losses.generator_losses(
     lambda x: x + 0.5, lambda x: x - 0.25, lambda x: x, lambda x: x, zeros, zeros, 10.0, 0.0
   )
   assert "identity_a" not in no_identity
@@ -154,7 +158,7 @@ def test_each_loss_term_against_hand_computed_values():
 def test_cycle_and_identity_losses_are_zero_for_identity_generators():
   real_a, real_b = (jax.random.uniform(jax.random.key(i), (3, 8, 8, 1), minval=-1, maxval=1) for i in (0, 1))
   identity, score = (lambda x: x), (lambda x: jnp.mean(x, axis=(1, 2, 3)))
-  _, terms, _ = cyclegan.generator_losses(identity, identity, score, score, real_a, real_b, 10.0, 5.0)
+  _, terms, _ = cyclegan_losses.generator_losses(identity, identity, score, score, real_a, real_b, 10.0, 5.0)
   for name in ("cycle_a", "cycle_b", "identity_a", "identity_b"):
     assert float(terms[name]) == 0.0
   assert float(terms["g_adv_b"]) > 0.0
@@ -173,16 +177,16 @@ def test_step_on_four_devices_equals_the_step_on_one():
   """Per-example pool keys and pmean-ed gradients: the global batch, not its split, decides."""
   config = experiment.DEFAULTS.replace(**TINY)
   generator, discriminator = build_cyclegan(4, 1, SHAPE)
-  state = cyclegan.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
+  state = cyclegan_state.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
   batch = {k: jax.random.uniform(jax.random.key(i), (4, *SHAPE), minval=-1, maxval=1) for i, k in enumerate("ab")}
   seed_key = jax.random.key(3)
-  one, one_metrics = jax.jit(cyclegan.make_train_step(config, generator, discriminator, axis_name=None))(
+  one, one_metrics = jax.jit(cyclegan_step.make_train_step(config, generator, discriminator, axis_name=None))(
     state, batch, seed_key
   )
   replicated = jax.tree.map(lambda x: jnp.broadcast_to(x, (4, *x.shape)), state)
   per_device = jax.tree.map(lambda x: x.reshape(4, 1, *SHAPE), batch)
   four, four_metrics = jax.pmap(
-    cyclegan.make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None)
+    cyclegan_step.make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None)
   )(replicated, per_device, seed_key)
   first = jax.tree.map(lambda x: x[0], four)
   assert int(one.step) == int(first.step) == 1 and int(one.pool_a.count) == 3
@@ -196,11 +200,11 @@ def test_step_on_four_devices_equals_the_step_on_one():
 def test_without_a_pool_the_state_has_none_and_the_step_traces():
   config = experiment.DEFAULTS.replace(**{**TINY, "history_pool": 0, "identity_ratio": 0.0})
   generator, discriminator = build_cyclegan(4, 1, SHAPE)
-  state = cyclegan.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
+  state = cyclegan_state.create_state(config, generator, discriminator, SHAPE, jax.random.key(0))
   assert state.pool_a is None and "pool_a" not in state.checkpoint_items()
   batch = {k: jax.ShapeDtypeStruct((2, *SHAPE), jnp.float32) for k in "ab"}
   new_state, metrics = jax.eval_shape(
-    cyclegan.make_train_step(config, generator, discriminator, axis_name=None), state, batch, jax.random.key(0)
+    cyclegan_step.make_train_step(config, generator, discriminator, axis_name=None), state, batch, jax.random.key(0)
   )
   assert new_state.pool_b is None and "identity_a" not in metrics and metrics["cycle_b"].shape == ()
 

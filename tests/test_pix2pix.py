@@ -14,8 +14,10 @@ import pytest
 
 from ganjax.config import Config
 from ganjax.data import mnist_edges
+from ganjax.families.pix2pix import losses as pix2pix_losses
+from ganjax.families.pix2pix import state as pix2pix_state
+from ganjax.families.pix2pix import step as pix2pix_step
 from ganjax.models.unet import UNet, padded_size
-from ganjax.families.pix2pix import task as pix2pix
 
 
 @pytest.fixture
@@ -106,28 +108,28 @@ def test_unet_dropout_is_noise_in_training_only():
 
 
 def test_patch_discriminator_on_pairs_of_28x28_images():
-  _, discriminator = pix2pix.build_models(Config(width=4), 1, axis_name=None)
+  _, discriminator = pix2pix_state.build_models(Config(width=4), 1, axis_name=None)
   pair = jnp.zeros((2, 28, 28, 2))
   logits, _ = discriminator.init_with_output(jax.random.key(0), pair, train=False)
   chex.assert_shape(logits, (2, 7, 7, 1))
 
 
 def test_loss_terms_by_hand():
-  np.testing.assert_allclose(pix2pix.l1_loss(jnp.array([[0.5, -1.0]]), jnp.array([[0.0, 1.0]])), 1.25)
+  np.testing.assert_allclose(pix2pix_losses.l1_loss(jnp.array([[0.5, -1.0]]), jnp.array([[0.0, 1.0]])), 1.25)
   # D: 1/2 [mean softplus(-real) + mean softplus(fake)]; logits 0 everywhere: 1/2 (ln 2 + ln 2)
   zeros = jnp.zeros((2, 7, 7, 1))
-  np.testing.assert_allclose(pix2pix.d_loss(zeros, zeros), math.log(2.0), rtol=1e-6)
+  np.testing.assert_allclose(pix2pix_losses.d_loss(zeros, zeros), math.log(2.0), rtol=1e-6)
   real, fake = jnp.array([[math.log(3.0)]]), jnp.array([[-math.log(3.0)]])
   # softplus(-ln 3) = ln(4/3) for both terms
-  np.testing.assert_allclose(pix2pix.d_loss(real, fake), math.log(4.0 / 3.0), rtol=1e-6)
+  np.testing.assert_allclose(pix2pix_losses.d_loss(real, fake), math.log(4.0 / 3.0), rtol=1e-6)
   # G: mean softplus(-fake) = ln(1 + 3) = ln 4
-  np.testing.assert_allclose(pix2pix.g_adversarial_loss(fake), math.log(4.0), rtol=1e-6)
+  np.testing.assert_allclose(pix2pix_losses.g_adversarial_loss(fake), math.log(4.0), rtol=1e-6)
 
 
 def tiny_state(config):
-  generator, discriminator = pix2pix.build_models(config, 1, axis_name=None)
-  state = pix2pix.create_state(config, generator, discriminator, (28, 28, 1), (28, 28, 1), jax.random.key(0))
-  step = jax.jit(pix2pix.make_train_step(config, generator, discriminator, axis_name=None))
+  generator, discriminator = pix2pix_state.build_models(config, 1, axis_name=None)
+  state = pix2pix_state.create_state(config, generator, discriminator, (28, 28, 1), (28, 28, 1), jax.random.key(0))
+  step = jax.jit(pix2pix_step.make_train_step(config, generator, discriminator, axis_name=None))
   keys = jax.random.split(jax.random.key(5), 2)
   batch = {
     "input": jax.random.uniform(keys[0], (4, 28, 28, 1), minval=-1, maxval=1),
@@ -186,8 +188,9 @@ def test_resumed_pix2pix_run_equals_uninterrupted_run(edges_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("adversarial_weight", ["1", "0"])
 def test_pix2pix_experiment_trains_resumes_and_evaluates(adversarial_weight, edges_dir, tmp_path, capsys):
-  from experiments import pix2pix as experiment
   from PIL import Image
+
+  from experiments import pix2pix as experiment
 
   workdir = str(tmp_path / adversarial_weight)
   flags = [

@@ -16,11 +16,12 @@ from ganjax import losses
 from ganjax.config import Config, validate
 from ganjax.data import sr_pairs, sr_photos
 from ganjax.errors import UsageError
-from ganjax.models import vgg19
-from ganjax.models.srgan import SRDiscriminator, SRResNet, pixel_shuffle
 from ganjax.families.srgan import evaluate as srgan_eval
 from ganjax.families.srgan import losses as srgan_losses
-from ganjax.families.srgan import task as srgan
+from ganjax.families.srgan import state as srgan_state
+from ganjax.families.srgan import step as srgan_step
+from ganjax.models import vgg19
+from ganjax.models.srgan import SRDiscriminator, SRResNet, pixel_shuffle
 from ganjax.train.loop import train_and_evaluate
 
 
@@ -126,12 +127,12 @@ def test_adversarial_step_combines_the_weighted_terms(sr_config):
   config = sr_config.replace(
     content_weight=0.5, perceptual_weight=0.25, adversarial_weight=0.1, feature_network="mnist_classifier"
   )
-  g, d = srgan.build_models(config, 1, axis_name=None)
+  g, d = srgan_state.build_models(config, 1, axis_name=None)
   network = srgan_losses.make_feature_network(config)
-  state = srgan.create_state(config, g, d, (28, 28, 1), network.params)
+  state = srgan_state.create_state(config, g, d, (28, 28, 1), network.params)
   hr = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)
   lr = jax.random.uniform(jax.random.key(2), (4, 7, 7, 1), minval=-1, maxval=1)
-  step = jax.jit(srgan.make_train_step(config, g, d, network, srgan.ADVERSARIAL, axis_name=None))
+  step = jax.jit(srgan_step.make_train_step(config, g, d, network, srgan_step.ADVERSARIAL, axis_name=None))
   new_state, m = step(state, {"lr": lr, "hr": hr}, jax.random.key(0))
 
   # The same terms by hand, from the state before the step.
@@ -157,10 +158,10 @@ def test_adversarial_step_combines_the_weighted_terms(sr_config):
 
 
 def test_pretraining_moves_only_the_generator_on_the_mse(sr_config):
-  g, d = srgan.build_models(sr_config, 1, axis_name=None)
-  state = srgan.create_state(sr_config, g, d, (28, 28, 1), None)
+  g, d = srgan_state.build_models(sr_config, 1, axis_name=None)
+  state = srgan_state.create_state(sr_config, g, d, (28, 28, 1), None)
   batch = {"lr": jax.random.uniform(jax.random.key(1), (4, 7, 7, 1)), "hr": jnp.full((4, 28, 28, 1), 0.5)}
-  step = jax.jit(srgan.make_train_step(sr_config, g, d, None, srgan.PRETRAIN, axis_name=None))
+  step = jax.jit(srgan_step.make_train_step(sr_config, g, d, None, srgan_step.PRETRAIN, axis_name=None))
   new_state, metrics = step(state, batch, jax.random.key(0))
   chex.assert_trees_all_equal((new_state.d_params, new_state.d_opt_state), (state.d_params, state.d_opt_state))
   assert not np.allclose(new_state.g_params["Conv_0"]["kernel"], state.g_params["Conv_0"]["kernel"])
@@ -168,8 +169,8 @@ def test_pretraining_moves_only_the_generator_on_the_mse(sr_config):
 
 
 def test_phase_follows_pretrain_steps():
-  assert [srgan.phase_at(s, 2) for s in range(4)] == ["pretrain", "pretrain", "adversarial", "adversarial"]
-  assert srgan.phase_at(0, 0) == "adversarial"
+  assert [srgan_step.phase_at(s, 2) for s in range(4)] == ["pretrain", "pretrain", "adversarial", "adversarial"]
+  assert srgan_step.phase_at(0, 0) == "adversarial"
 
 
 # Data

@@ -19,9 +19,10 @@ import numpy as np
 from ganjax.config import Config
 from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import load_domains
+from ganjax.families.cyclegan.state import CycleGANState
+from ganjax.families.cyclegan.task import make_translate, translate_in_chunks
 from ganjax.metrics import mnist_features
 from ganjax.models.cyclegan import build_cyclegan
-from ganjax.families.cyclegan.task import CycleGANState, make_translate, translate_in_chunks
 
 
 def ink(x: np.ndarray) -> float:

@@ -24,226 +24,25 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import struct
 
-from ganjax import images, losses, plots, rng
+from ganjax import images, plots
 from ganjax.config import Config
 from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import UnpairedSource, load_domains
 from ganjax.errors import UsageError
 from ganjax.models.cyclegan import DOWNSAMPLES, build_cyclegan
-from ganjax.families.cyclegan import history_pool
-from ganjax.families.cyclegan.history_pool import HistoryPool
-from ganjax.train.schedules import player_optimizers, player_schedules
-from ganjax.train.task import PyTree, Task
-from ganjax.train.task import pmean as mean_over_devices
+from ganjax.train.task import Task
+from ganjax.families.cyclegan.state import CycleGANState
+from ganjax.families.cyclegan.state import create_state
+from ganjax.families.cyclegan.step import make_train_step
 
-Images = jax.Array  # [N, H, W, C] in [-1, 1]
 GRID_ROWS = 8  # sample grids: the first 8 test images of each domain, every time
-
-
-class CycleGANState(struct.PyTreeNode):
-  """Both generators ('a_to_b' is G, 'b_to_a' is F), both Ds ('a', 'b'), their optimizer
-  states and the two history pools (None when `--history_pool=0`).
-
-  pool_a holds fakes in domain A (F's outputs) for D_A; pool_b holds G's for D_B.
-  """
-
-  step: jax.Array  # int32 scalar: completed training steps
-  g_params: dict
-  d_params: dict
-  g_opt_state: optax.OptState
-  d_opt_state: optax.OptState
-  pool_a: HistoryPool | None
-  pool_b: HistoryPool | None
-  g_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
-
-  def checkpoint_items(self) -> dict[str, PyTree]:
-    items = {
-      "step": self.step,
-      "g_params": self.g_params,
-      "d_params": self.d_params,
-      "g_opt_state": self.g_opt_state,
-      "d_opt_state": self.d_opt_state,
-      "pool_a": self.pool_a,
-      "pool_b": self.pool_b,
-    }
-    return {k: v for k, v in items.items() if v is not None}
-
-  def with_checkpoint_items(self, items: dict[str, PyTree]) -> CycleGANState:
-    return self.replace(**items)
-
-
-def create_state(
-  config: Config, generator: nn.Module, discriminator: nn.Module, image_shape: tuple[int, int, int], seed_key: jax.Array
-) -> CycleGANState:
-  """Initial state; `image_shape` is one image's [H, W, C] (both domains share it)."""
-  init_key = rng.stream(seed_key, "init")
-  x = jnp.zeros((1, *image_shape), jnp.float32)
-  g_params = {
-    name: generator.init(rng.stream(init_key, f"generator_{name}"), x)["params"] for name in ("a_to_b", "b_to_a")
-  }
-  d_params = {
-    name: discriminator.init(rng.stream(init_key, f"discriminator_{name}"), x, train=False)["params"]
-    for name in ("a", "b")
-  }
-  g_tx, d_tx = player_optimizers(config)
-  pool = lambda: history_pool.empty(config.history_pool, image_shape) if config.history_pool else None  # noqa: E731
-  return CycleGANState(
-    step=jnp.zeros((), jnp.int32),
-    g_params=g_params,
-    d_params=d_params,
-    g_opt_state=g_tx.init(g_params),
-    d_opt_state=d_tx.init(d_params),
-    pool_a=pool(),
-    pool_b=pool(),
-    g_tx=g_tx,
-    d_tx=d_tx,
-  )
 
 
 # Loss terms
 
 
-def generator_adversarial_loss(fake_logits: jax.Array) -> jax.Array:
-  """The paper's E[(D(G(x)) - 1)^2]: twice `ganjax.losses.least_squares_g_loss` (Mao et al.'s
-  form carries a 1/2 that Zhu et al. leave out), so lambda = 10 weighs as in the paper."""
-  return 2.0 * losses.least_squares_g_loss(fake_logits)
-
-
-def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-  """1/2 (E[(D(y) - 1)^2] + E[D(G(x))^2]): LSGAN's D loss, halved as the paper does."""
-  return losses.least_squares_d_loss(real_logits, fake_logits)
-
-
-def l1(x: jax.Array, y: jax.Array) -> jax.Array:
-  """Mean absolute difference over every pixel: the cycle and identity losses."""
-  return jnp.mean(jnp.abs(x - y))
-
-
-def generator_losses(
-  translate_a_to_b: Callable[[Images], Images],
-  translate_b_to_a: Callable[[Images], Images],
-  score_a: Callable[[Images], jax.Array],
-  score_b: Callable[[Images], jax.Array],
-  real_a: Images,
-  real_b: Images,
-  cycle_weight: float,
-  identity_weight: float,
-) -> tuple[jax.Array, dict, tuple[Images, Images]]:
-  """(G and F's total loss, its terms, (fake_a, fake_b)) for one batch of each domain.
-
-  `score_a`/`score_b` are D_A/D_B; the identity terms are left out when their weight is 0.
-  """
-  fake_b, fake_a = translate_a_to_b(real_a), translate_b_to_a(real_b)
-  terms = {
-    "g_adv_b": generator_adversarial_loss(score_b(fake_b)),
-    "g_adv_a": generator_adversarial_loss(score_a(fake_a)),
-    "cycle_a": l1(translate_b_to_a(fake_b), real_a),
-    "cycle_b": l1(translate_a_to_b(fake_a), real_b),
-  }
-  total = terms["g_adv_b"] + terms["g_adv_a"] + cycle_weight * (terms["cycle_a"] + terms["cycle_b"])
-  if identity_weight:
-    terms["identity_a"] = l1(translate_b_to_a(real_a), real_a)
-    terms["identity_b"] = l1(translate_a_to_b(real_b), real_b)
-    total = total + identity_weight * (terms["identity_a"] + terms["identity_b"])
-  return total, terms, (fake_a, fake_b)
-
-
 # The step
-
-
-def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Module, axis_name: str | None = "data"):
-  """The pure step `(state, batch, seed_key) -> (state, metrics)`; batch {'a', 'b'}: [b, H, W, C]
-  in [-1, 1], unpaired. With `axis_name=None` it can be jitted and called on one device."""
-  g_schedule, d_schedule = player_schedules(config)
-  identity_weight = config.cycle_weight * config.identity_ratio
-
-  def pmean(tree):
-    return mean_over_devices(tree, axis_name)
-
-  def translator(params):
-    return lambda x: generator.apply({"params": params}, x)
-
-  def scorer(params):
-    return lambda x: discriminator.apply({"params": params}, x, train=True)
-
-  def through_pool(pool, fakes, key):
-    """(the pool after `fakes`, what D sees): the fakes themselves when the pool is off."""
-    if pool is None:
-      return None, jax.lax.stop_gradient(fakes)
-    return history_pool.query(pool, fakes, key, axis_name)
-
-  def train_step(state: CycleGANState, batch: dict, seed_key: jax.Array) -> tuple[CycleGANState, dict]:
-    key = rng.step_key(seed_key, state.step)
-    real_a, real_b = batch["a"], batch["b"]
-
-    # Update step: G and F against the current Ds
-    def g_objective(g_params):
-      total, terms, fakes = generator_losses(
-        translator(g_params["a_to_b"]),
-        translator(g_params["b_to_a"]),
-        scorer(state.d_params["a"]),
-        scorer(state.d_params["b"]),
-        real_a,
-        real_b,
-        config.cycle_weight,
-        identity_weight,
-      )
-      return total, (terms, fakes)
-
-    (g_loss, (terms, (fake_a, fake_b))), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
-    g_grads = pmean(g_grads)
-    g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
-
-    # Update step: each D on reals and on its pool's answer to this step's fakes
-    pool_a, shown_a = through_pool(state.pool_a, fake_a, rng.stream(key, "pool_a"))
-    pool_b, shown_b = through_pool(state.pool_b, fake_b, rng.stream(key, "pool_b"))
-
-    def d_objective(d_params):
-      outputs = {}
-      for name, real, fake in (("a", real_a, shown_a), ("b", real_b, shown_b)):
-        score = scorer(d_params[name])
-        real_logits, fake_logits = score(real), score(fake)
-        outputs[f"d_{name}_loss"] = discriminator_loss(real_logits, fake_logits)
-        outputs[f"d_{name}_real"], outputs[f"d_{name}_fake"] = jnp.mean(real_logits), jnp.mean(fake_logits)
-      return outputs["d_a_loss"] + outputs["d_b_loss"], outputs
-
-    (d_loss, d_outputs), d_grads = jax.value_and_grad(d_objective, has_aux=True)(state.d_params)
-    d_grads = pmean(d_grads)
-    d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
-
-    new_state = state.replace(
-      step=state.step + 1,
-      g_params=g_params,
-      d_params=d_params,
-      g_opt_state=g_opt_state,
-      d_opt_state=d_opt_state,
-      pool_a=pool_a,
-      pool_b=pool_b,
-    )
-    metrics = {
-      "g_loss": g_loss,
-      "d_loss": d_loss,
-      **terms,
-      **d_outputs,
-      # D's mean scores over both Ds, for the curves' panel (LSGAN: 1 real, 0 fake)
-      "d_real": (d_outputs["d_a_real"] + d_outputs["d_b_real"]) / 2,
-      "d_fake": (d_outputs["d_a_fake"] + d_outputs["d_b_fake"]) / 2,
-      "g_grad_norm": optax.tree.norm(g_grads),
-      "d_grad_norm": optax.tree.norm(d_grads),
-      "g_param_norm": optax.tree.norm(g_params),
-      "d_param_norm": optax.tree.norm(d_params),
-      "g_lr": g_schedule(state.step),
-      "d_lr": d_schedule(state.step),
-    }
-    return new_state, pmean({k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()})
-
-  return train_step
 
 
 # Translation on the host, for samples and evaluation

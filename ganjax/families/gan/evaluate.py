@@ -16,12 +16,12 @@ import numpy as np
 
 from ganjax import checkpoint, distributed, jsonl, rng
 from ganjax.config import Config
-from ganjax.errors import UsageError
 from ganjax.data.pipeline import default_data_dir
-from ganjax.metrics import sample_quality
-from ganjax.sampling import default_labels, draw, make_sampler
-from ganjax.models import progressive
+from ganjax.errors import UsageError
 from ganjax.families.gan.state import GANState
+from ganjax.metrics import sample_quality
+from ganjax.models import progressive
+from ganjax.sampling import default_labels, draw, make_sampler
 
 BEST_METRIC = checkpoint.BEST_METRIC
 MNIST_SHAPE = (28, 28, 1)

@@ -8,7 +8,8 @@ import numpy as np
 
 from ganjax.config import Config
 from ganjax.data.pipeline import to_model_range
-from ganjax.families.pix2pix.task import Pix2pixState, build_models, load_split, make_translate
+from ganjax.families.pix2pix.state import Pix2pixState, build_models
+from ganjax.families.pix2pix.task import load_split, make_translate
 from ganjax.metrics import image_quality
 
 EVAL_BATCH = 500

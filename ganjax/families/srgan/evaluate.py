@@ -16,8 +16,9 @@ import numpy as np
 
 from ganjax.config import Config
 from ganjax.data import sr_pairs, sr_photos
-from ganjax.metrics import image_quality
 from ganjax.families.srgan import task as srgan
+from ganjax.families.srgan.state import SRGANState, build_models
+from ganjax.metrics import image_quality
 
 MNIST_MOSAIC = 4  # digits per side of the mosaics VIF is computed on
 
@@ -60,7 +61,7 @@ def image_scores(output: np.ndarray, target: np.ndarray, config: Config) -> dict
   return {k: np.asarray(v, np.float64) for k, v in scores.items()}
 
 
-def evaluate(config: Config, host_state: srgan.SRGANState) -> dict:
+def evaluate(config: Config, host_state: SRGANState) -> dict:
   """{'bicubic': {...}, <model>: {...}, ...} averaged over the held-out images; <model> is
   'srresnet' when the run never left pre-training, else 'srgan'."""
   step = int(host_state.step)
@@ -68,7 +69,7 @@ def evaluate(config: Config, host_state: srgan.SRGANState) -> dict:
   collected: dict[str, dict[str, list]] = {"bicubic": {}, model: {}}
   count = 0
   for lr, hr in sr_pairs.held_out_pairs(config):
-    generator, _ = srgan.build_models(config, hr.shape[-1], axis_name=None)
+    generator, _ = build_models(config, hr.shape[-1], axis_name=None)
     outputs = {"bicubic": bicubic_upscale(lr, config.upscale), model: srgan.super_resolve(generator, host_state, lr)}
     for name, output in outputs.items():
       for metric, values in image_scores(output, hr, config).items():

@@ -10,16 +10,11 @@ import numpy as np
 from ganjax import rng
 from ganjax.config import Config
 from ganjax.data.pipeline import default_data_dir
-from ganjax.families.vae.task import (
-  VAE,
-  PyTree,
-  VAEState,
-  build_model,
-  decoder_mean,
-  elbo_terms,
-  intensities,
-  test_images,
-)
+from ganjax.families.vae.losses import decoder_mean, elbo_terms, intensities
+from ganjax.families.vae.state import VAEState, build_model
+from ganjax.families.vae.task import test_images
+from ganjax.models.vae import VAE
+from ganjax.train.task import PyTree
 
 EVAL_BATCH = 500
 

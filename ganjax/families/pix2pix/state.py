@@ -1,0 +1,55 @@
+"""pix2pix's training state (one pytree) and how it starts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ganjax import rng
+from ganjax.config import Config
+from ganjax.families.players_state import PlayersState
+from ganjax.models.patchgan import PatchDiscriminator
+from ganjax.models.unet import UNet
+from ganjax.train.schedules import player_optimizers
+
+
+class Pix2pixState(PlayersState):
+  """Step counter, G's and D's variables and optimizer states; the optimizers are static."""
+
+
+def build_models(config: Config, out_channels: int, axis_name: str | None = "data") -> tuple[UNet, PatchDiscriminator]:
+  """G and D. D: the PatchGAN with two stride-2 layers for 28x28 images (7x7 patch scores)."""
+  generator = UNet(
+    out_channels=out_channels, width=config.width, dropout=config.dropout, leak=config.leak, axis_name=axis_name
+  )
+  discriminator = PatchDiscriminator(
+    width=config.width, downsamples=2, norm="batch", leak=config.leak, axis_name=axis_name
+  )
+  return generator, discriminator
+
+
+def create_state(
+  config: Config,
+  generator: UNet,
+  discriminator: PatchDiscriminator,
+  input_shape: tuple[int, ...],
+  target_shape: tuple[int, ...],
+  seed_key: jax.Array,
+) -> Pix2pixState:
+  init_key = rng.stream(seed_key, "init")
+  x = jnp.zeros((1, *input_shape), jnp.float32)
+  pair = jnp.zeros((1, *input_shape[:-1], input_shape[-1] + target_shape[-1]), jnp.float32)
+  g_vars = generator.init(rng.stream(init_key, "generator"), x, train=False)
+  d_vars = discriminator.init(rng.stream(init_key, "discriminator"), pair, train=False)
+  g_tx, d_tx = player_optimizers(config)
+  return Pix2pixState(
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_vars["params"],
+    g_batch_stats=g_vars.get("batch_stats", {}),
+    d_params=d_vars["params"],
+    d_batch_stats=d_vars.get("batch_stats", {}),
+    g_opt_state=g_tx.init(g_vars["params"]),
+    d_opt_state=d_tx.init(d_vars["params"]),
+    g_tx=g_tx,
+    d_tx=d_tx,
+  )
