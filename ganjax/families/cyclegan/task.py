@@ -30,11 +30,10 @@ from ganjax.config import Config
 from ganjax.data.pipeline import to_model_range
 from ganjax.data.unpaired import UnpairedSource, load_domains
 from ganjax.errors import UsageError
+from ganjax.families.cyclegan.state import CycleGANState, create_state
+from ganjax.families.cyclegan.step import make_train_step
 from ganjax.models.cyclegan import DOWNSAMPLES, build_cyclegan
 from ganjax.train.task import Task
-from ganjax.families.cyclegan.state import CycleGANState
-from ganjax.families.cyclegan.state import create_state
-from ganjax.families.cyclegan.step import make_train_step
 
 GRID_ROWS = 8  # sample grids: the first 8 test images of each domain, every time
 

@@ -23,11 +23,9 @@ from ganjax import images
 from ganjax.config import Config
 from ganjax.data.paired import PairedSource, load_paired_source
 from ganjax.data.pipeline import to_model_range
-from ganjax.train.task import Task
-from ganjax.families.pix2pix.state import Pix2pixState
-from ganjax.families.pix2pix.state import build_models
-from ganjax.families.pix2pix.state import create_state
+from ganjax.families.pix2pix.state import Pix2pixState, build_models, create_state
 from ganjax.families.pix2pix.step import make_train_step
+from ganjax.train.task import Task
 
 PyTree = Any
 GRID_ROWS, GRID_TRIPLETS = 8, 4  # sample grids: 8 rows of 4 (input | output | target) triplets

@@ -25,12 +25,9 @@ from ganjax import images
 from ganjax.config import Config
 from ganjax.data import sr_pairs
 from ganjax.families.srgan import losses as srgan_losses
+from ganjax.families.srgan.state import SRGANState, build_models, create_state
+from ganjax.families.srgan.step import make_train_step, phase_at
 from ganjax.train.task import Task
-from ganjax.families.srgan.state import SRGANState
-from ganjax.families.srgan.state import build_models
-from ganjax.families.srgan.state import create_state
-from ganjax.families.srgan.step import make_train_step
-from ganjax.families.srgan.step import phase_at
 
 GRID_EXAMPLES = {"mnist": 16}  # held-out examples in a sample grid; every held-out photograph otherwise
 GRID_PHOTO_CROP = 128  # HR pixels of each photograph's centre crop in a grid
