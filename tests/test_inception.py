@@ -301,6 +301,7 @@ class StubGenerator:
   config = types.SimpleNamespace(dataset="mnist", num_classes=0)
   step = 1
   source = "a stand-in generator at step 1"  # what the command names as the checkpoint it read
+  weights = "g"  # G's own: the stand-in keeps no EMA generator
 
   def generate(self, num, seed):
     return np.random.default_rng(seed).uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
@@ -311,7 +312,7 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
   from experiments import evaluate
   from ganjax import sampling
 
-  monkeypatch.setattr(sampling, "load_generator", lambda workdir, step: StubGenerator())
+  monkeypatch.setattr(sampling, "load_generator", lambda workdir, step, generator: StubGenerator())
   monkeypatch.setattr(inception_features, "pool3_and_logits", jax.jit(tiny_network))
   monkeypatch.setattr(inception, "POOL3_DIM", 16)
   status = cli.run(
