@@ -44,9 +44,10 @@ def example_normal(key: jax.Array, shape: tuple[int, ...], axis_name: str | None
 def example_bernoulli(key: jax.Array, p: float, shape: tuple[int, ...], axis_name: str | None) -> jax.Array:
   """True with probability `p` (to 2^-17), elementwise [shape]; row i a function of (key,
   global example i) alone."""
-  if not 0.0 < p < 1.0:
-    raise ValueError(f"p={p} must lie strictly between 0 and 1")
-  return example_uint16(key, shape, axis_name) < jnp.uint16(round(p * 2**16))
+  threshold = round(p * 2**16)
+  if threshold >= 2**16 or threshold <= 0:  # p within 2^-17 of 1 or 0 (a dropout rate of 1e-9, say)
+    return jnp.full(shape, threshold > 0)
+  return example_uint16(key, shape, axis_name) < jnp.uint16(threshold)
 
 
 def example_uint16(key: jax.Array, shape: tuple[int, ...], axis_name: str | None) -> jax.Array:
