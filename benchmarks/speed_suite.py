@@ -78,25 +78,22 @@ def measure_evaluation(num: int) -> None:
   print(f"peer=evaluation num={num} features_images_per_s={num / features_s:.1f} fid_total_s={features_s + fid_s:.2f}")
 
 
+def train_dcgan(workdir: str, *flags: str) -> subprocess.CompletedProcess:
+  """`python -m experiments.dcgan` on the CPU with `flags`, no evaluation, into `workdir`."""
+  return subprocess.run(
+    [sys.executable, "-m", "experiments.dcgan", *flags, f"--workdir={workdir}", "--eval_every=0", "--accelerator=cpu"],
+    capture_output=True,
+    text=True,
+    cwd=HERE.parent,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+  )
+
+
 def run_default_training(steps: int) -> dict[str, str]:
   """Peak RSS of `python -m experiments.dcgan` (its defaults, `steps` steps, no evaluation)."""
   with tempfile.TemporaryDirectory() as workdir:
     start = time.perf_counter()
-    result = subprocess.run(
-      [
-        sys.executable,
-        "-m",
-        "experiments.dcgan",
-        f"--steps={steps}",
-        f"--workdir={workdir}",
-        "--eval_every=0",
-        "--accelerator=cpu",
-      ],
-      capture_output=True,
-      text=True,
-      cwd=HERE.parent,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
+    result = train_dcgan(workdir, f"--steps={steps}")
     elapsed = time.perf_counter() - start
   if result.returncode:
     return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -108,23 +105,7 @@ def end_to_end(batch: int, first: int = 10, last: int = 50, every: int = 10) -> 
   """Images/s of a real `experiments.dcgan` run over its steps `first` to `last`: data,
   dispatch, metrics and the progress bar included, compilation (before `first`) left out."""
   with tempfile.TemporaryDirectory() as workdir:
-    result = subprocess.run(
-      [
-        sys.executable,
-        "-m",
-        "experiments.dcgan",
-        f"--batch_size={batch}",
-        f"--steps={last}",
-        f"--log_every={every}",
-        f"--workdir={workdir}",
-        "--eval_every=0",
-        "--accelerator=cpu",
-      ],
-      capture_output=True,
-      text=True,
-      cwd=HERE.parent,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
+    result = train_dcgan(workdir, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}")
     if result.returncode:
       return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
