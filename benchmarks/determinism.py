@@ -39,11 +39,11 @@ def train(workdir: str, devices: int, steps: int, data_dir: str) -> None:
 
 
 def final_state(workdir: str) -> dict:
-  from ganjax import checkpoint  # pylint: disable=g-import-not-at-top
+  from ganjax import checkpoint
 
   manager = checkpoint.open_manager(workdir, 1)
   try:
-    import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+    import orbax.checkpoint as ocp
 
     restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(state=ocp.args.StandardRestore()))
   finally:
@@ -56,7 +56,7 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=50)
   parser.add_argument("--data_dir", default="")
   args = parser.parse_args()
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   root = tempfile.mkdtemp(prefix="ganjax_determinism_")
   runs = {"4 devices": 4, "4 devices again": 4, "2 devices": 2, "1 device": 1}

@@ -29,15 +29,15 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import train_step  # noqa: E402  pylint: disable=wrong-import-position
+import train_step  # noqa: E402
 
 
 def measure_pipeline(batch: int, steps: int) -> None:
   """Images/s of `Batches` (read, decode, scale, lay out) with no training behind it: in the
   first epoch (every image decoded from TFDS) and after it (MNIST's decoded images kept)."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  import numpy as np
 
-  from ganjax.data.pipeline import Batches, BatchSpec, load_source  # pylint: disable=import-outside-toplevel
+  from ganjax.data.pipeline import Batches, BatchSpec, load_source
 
   source = load_source("mnist", "train")
   spec = BatchSpec(batch, 1)
@@ -61,10 +61,10 @@ def measure_pipeline(batch: int, steps: int) -> None:
 
 def measure_evaluation(num: int) -> None:
   """Feature-network images/s and the wall time of one fid_mnist on `num` samples."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  import numpy as np
 
-  from ganjax.data.pipeline import default_data_dir  # pylint: disable=import-outside-toplevel
-  from ganjax.metrics import distribution, mnist_features, sample_quality  # pylint: disable=import-outside-toplevel
+  from ganjax.data.pipeline import default_data_dir
+  from ganjax.metrics import distribution, mnist_features, sample_quality
 
   reference = sample_quality.reference_features("mnist", "test", default_data_dir())  # cached after the first run
   fakes = np.random.default_rng(0).uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
@@ -117,7 +117,7 @@ def end_to_end(batch: int, first: int = 10, last: int = 50, every: int = 10) -> 
 
 def window_rates(log_dir: str, tag: str) -> dict[int, float]:
   """{step: value} of the scalar `tag` in the TensorBoard event files of `log_dir`."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   rates = {}
   for name in os.listdir(log_dir):

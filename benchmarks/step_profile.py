@@ -30,10 +30,10 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ganjax.config import Config  # noqa: E402
-from ganjax.models import build_gan  # noqa: E402
-from ganjax.train.loop import replicate  # noqa: E402
 from ganjax.families.gan.state import create_state  # noqa: E402
 from ganjax.families.gan.step import make_train_step  # noqa: E402
+from ganjax.models import build_gan  # noqa: E402
+from ganjax.train.loop import replicate  # noqa: E402
 
 
 def op_layers(hlo_text: str) -> dict[str, str]:

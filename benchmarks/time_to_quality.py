@@ -78,7 +78,7 @@ def parse(argv=None):
 
 def default_steps(preset: str | None) -> int:
   sys.path.insert(0, str(ROOT))
-  from experiments import dcgan  # pylint: disable=import-outside-toplevel
+  from experiments import dcgan
 
   return (dcgan.PRESETS[preset] if preset else dcgan.DEFAULTS).steps
 
@@ -114,7 +114,7 @@ def launch(command: list[str], log_path: pathlib.Path, deadline_s: float | None,
 
 def event_times(log_dir: str, tag: str = "steps_per_s") -> dict[int, float]:
   """{step: wall time} of the scalar `tag` in a run's TensorBoard events."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   tf.get_logger().setLevel("ERROR")  # summary_iterator's deprecation notice
   times = {}
@@ -167,14 +167,14 @@ def train_peer(name: str, python: str, out: pathlib.Path, deadline_s: float) -> 
 
 def score(points: dict[str, list[dict]], samples: int) -> None:
   """Adds fid_mnist, precision and recall to every point, in place."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  import numpy as np
 
-  from ganjax import cli  # pylint: disable=import-outside-toplevel
+  from ganjax import cli
 
   cli.start_backend("cpu")
-  from ganjax.data.pipeline import default_data_dir, to_model_range  # pylint: disable=import-outside-toplevel
-  from ganjax.metrics import sample_quality  # pylint: disable=import-outside-toplevel
-  from ganjax.sampling import load_generator  # pylint: disable=import-outside-toplevel
+  from ganjax.data.pipeline import default_data_dir, to_model_range
+  from ganjax.metrics import sample_quality
+  from ganjax.sampling import load_generator
 
   reference = sample_quality.reference_features("mnist", "test", default_data_dir())
   for name, rows in points.items():
@@ -215,10 +215,10 @@ def goal_check(curves: dict[str, list[dict]], start_s: float, end_s: float, ever
 
 
 def write_report(curves: dict[str, list[dict]], check: dict, start_s: float, end_s: float, path: str, machine: str):
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib
 
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt
 
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(f"{path}.json", "w") as f:

@@ -43,13 +43,12 @@ def measure_ganjax(batch: int, steps: int, flags: list[str]) -> None:
   import jax
   import numpy as np
 
-  from ganjax.models import build_gan
-  from ganjax.train.loop import replicate
-  from ganjax.families.gan.state import create_state
-  from ganjax.families.gan.step import make_train_step
-
   from experiments.dcgan import TUTORIAL
   from ganjax import cli
+  from ganjax.families.gan.state import create_state
+  from ganjax.families.gan.step import make_train_step
+  from ganjax.models import build_gan
+  from ganjax.train.loop import replicate
 
   config = cli.parse_flags(TUTORIAL, [*flags, f"--batch_size={batch}"])
   devices = jax.local_devices()

@@ -71,10 +71,11 @@ def parse(argv):
 def main(argv=None) -> None:
   args = parse(argv)
   cli.start_backend(args.accelerator)
-  from ganjax.data.pipeline import default_data_dir, load_source, to_model_range  # pylint: disable=g-import-not-at-top
-  from ganjax.metrics import sample_quality  # pylint: disable=g-import-not-at-top
-  from ganjax.sampling import load_generator  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
+
+  from ganjax.data.pipeline import default_data_dir, load_source, to_model_range
+  from ganjax.metrics import sample_quality
+  from ganjax.sampling import load_generator
 
   data_dir = args.data_dir or default_data_dir()
   start = time.perf_counter()
@@ -98,7 +99,7 @@ def main(argv=None) -> None:
     reference_split = "test"
   report = sample_quality.evaluate(fakes, reference, network, seed=args.seed)
   if not args.real_floor and generator.config.num_classes:
-    from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
+    from ganjax.sampling import default_labels
 
     report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, default_labels(generator.config, len(fakes)))
   report.update(

@@ -36,16 +36,16 @@ def parse(argv):
 def main(argv=None) -> None:
   args = parse(argv)
   cli.start_backend(args.accelerator)
-  import flax.serialization  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import optax  # pylint: disable=g-import-not-at-top
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  import flax.serialization
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import optax
+  from tqdm import tqdm
 
-  from ganjax import rng  # pylint: disable=g-import-not-at-top
-  from ganjax.data.pipeline import Batches, BatchSpec, load_source, to_model_range  # pylint: disable=g-import-not-at-top
-  from ganjax.models.classifier import MnistClassifier  # pylint: disable=g-import-not-at-top
+  from ganjax import rng
+  from ganjax.data.pipeline import Batches, BatchSpec, load_source, to_model_range
+  from ganjax.models.classifier import MnistClassifier
 
   train = load_source("mnist", "train", args.data_dir or None)
   test = load_source("mnist", "test", args.data_dir or None)

@@ -56,12 +56,10 @@ def parse(argv):
 def main(argv=None) -> None:
   args = parse(argv)
   cli.start_backend(args.accelerator)
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
 
-  from ganjax import images  # pylint: disable=g-import-not-at-top
-  from ganjax.sampling import load_generator  # pylint: disable=g-import-not-at-top
-
-  from ganjax.sampling import default_labels  # pylint: disable=g-import-not-at-top
+  from ganjax import images
+  from ganjax.sampling import default_labels, load_generator
 
   generator = load_generator(args.workdir, args.step, args.generator)
   labels = None

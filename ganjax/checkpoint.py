@@ -75,7 +75,7 @@ def _finish_abandoned_tasks() -> None:
   it is.
   """
   try:
-    from orbax.checkpoint._src import asyncio_utils  # pylint: disable=g-import-not-at-top
+    from orbax.checkpoint._src import asyncio_utils
   except ImportError:
     return
   run_sync = getattr(asyncio_utils, "run_sync", None)

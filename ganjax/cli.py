@@ -71,7 +71,7 @@ def field_comments() -> dict[str, str]:
 def _add_config_flags(parser: argparse.ArgumentParser, defaults: Config) -> None:
   """A flag per Config field, in --help sections: the run's, then the chosen family's. The other
   families' flags stay out of --help but parse, so that the family refuses them by name."""
-  from ganjax.train import registry  # pylint: disable=g-import-not-at-top
+  from ganjax.train import registry
 
   types, comments = field_types(), field_comments()
   family = registry.family_name(defaults.model) if defaults.model in registry.models() else None
@@ -120,7 +120,7 @@ def select_accelerator(name: str) -> None:
   """Points JAX at the requested platform; must run before JAX starts a backend."""
   if name not in ACCELERATORS:
     raise UsageError(f"--accelerator={name} is not one of {', '.join(ACCELERATORS)}.")
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   if name == "cpu":
     jax.config.update("jax_platforms", "cpu")
@@ -140,7 +140,7 @@ def quiet_libraries() -> None:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   # TensorFlow only prepares data here; its oneDNN banner is noise (it computes nothing).
   os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-  import absl.logging  # pylint: disable=g-import-not-at-top
+  import absl.logging
 
   absl.logging.set_verbosity(absl.logging.ERROR)
 
@@ -149,12 +149,12 @@ def start_backend(accelerator: str, config: Config | None = None) -> None:
   """What every command does before touching JAX: quiet the libraries, join the other
   processes of a distributed run (`config`'s --num_processes), pick the platform. The
   project's XLA flags (ganjax.xla_flags) are set first: XLA reads them when JAX starts."""
-  from ganjax.xla_flags import set_xla_flags  # pylint: disable=g-import-not-at-top
+  from ganjax.xla_flags import set_xla_flags
 
   set_xla_flags()
   quiet_libraries()
   if config is not None:
-    from ganjax import distributed  # pylint: disable=g-import-not-at-top
+    from ganjax import distributed
 
     distributed.initialize(config)
   select_accelerator(accelerator)
@@ -192,9 +192,9 @@ def run_experiment(
     started = time.perf_counter()
     config = parse_flags(defaults, args, description, presets)
     start_backend(config.accelerator, config)
-    from ganjax import distributed  # pylint: disable=g-import-not-at-top
-    from ganjax.train import results, summary  # pylint: disable=g-import-not-at-top
-    from ganjax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
+    from ganjax import distributed
+    from ganjax.train import results, summary
+    from ganjax.train.loop import train_and_evaluate
 
     state = train_and_evaluate(config)
     results.evaluate_after_training(config, state)

@@ -231,7 +231,7 @@ def check_types(config: Config) -> None:
 
 def validate(config: Config) -> Config:
   """Raises UsageError naming the first bad value; returns the config unchanged."""
-  from ganjax.train import registry  # pylint: disable=g-import-not-at-top  (it imports this module)
+  from ganjax.train import registry  # it imports this module
 
   check_types(config)
   choices = {

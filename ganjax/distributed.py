@@ -32,7 +32,7 @@ class LostContact(UsageError):
 
 def lost_contact(error: BaseException) -> LostContact | None:
   """The LostContact that `error` means in a run of several processes, else None."""
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   if jax.process_count() == 1:
     return None
@@ -52,7 +52,7 @@ def initialize(config: Config) -> None:
   """Joins the run's other processes; nothing for one process. Before any other JAX call."""
   if config.num_processes == 1:
     return
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   if config.accelerator == "cpu":  # CPU devices of several processes talk through gloo
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -86,7 +86,7 @@ def coordination_client(needs: tuple[str, ...] = ("wait_at_barrier",)):
   """JAX's distributed runtime client, with its barriers and key-value store (private API in
   JAX 0.10/0.11): None with one process, or where it moved or lacks one of `needs`."""
   try:
-    from jax._src import distributed as jax_distributed  # pylint: disable=g-import-not-at-top
+    from jax._src import distributed as jax_distributed
   except ImportError:
     return None
   client = getattr(jax_distributed.global_state, "client", None)
@@ -94,7 +94,7 @@ def coordination_client(needs: tuple[str, ...] = ("wait_at_barrier",)):
 
 
 def is_primary() -> bool:
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   return jax.process_index() == 0
 
@@ -108,7 +108,7 @@ _barrier_passes: dict[str, itertools.count] = {}
 def wait_for_all(name: str) -> None:
   """A barrier across processes (nothing with one process), on the coordination service where
   it can be reached, so that it never races a train step's collectives (see above)."""
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   if jax.process_count() == 1:
     return
@@ -118,6 +118,6 @@ def wait_for_all(name: str) -> None:
     passes = _barrier_passes.setdefault(name, itertools.count())
     client.wait_at_barrier(f"{name}.{next(passes)}", BARRIER_TIMEOUT_S * 1000)
   else:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    from jax.experimental import multihost_utils
 
     multihost_utils.sync_global_devices(name)

@@ -29,7 +29,7 @@ def grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np
 
 def save_png(path: str, picture: np.ndarray) -> None:
   """Writes uint8 [H, W, 1 or 3] as PNG, atomically (a reader never sees half a file)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
 
   picture = picture[..., 0] if picture.shape[-1] == 1 else picture
   tmp = f"{path}.tmp.png"

@@ -37,10 +37,10 @@ def plot_curves(
   With `eval_path` (eval.jsonl), a last panel shows fid_mnist over the run. Returns the titles
   of the panels drawn (none, and no file, when the run logged none of the metrics).
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
 
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
 
   rows, evals = jsonl.read_rows(metrics_path), jsonl.read_rows(eval_path)
   if not rows:

@@ -13,9 +13,8 @@ import numpy as np
 from ganjax import checkpoint, rng
 from ganjax.config import Config
 from ganjax.errors import UsageError
+from ganjax.models import build_gan, progressive
 from ganjax.train import registry
-from ganjax.models import build_gan
-from ganjax.models import progressive
 
 
 def make_sampler(config: Config, image_shape: tuple[int, int, int]) -> Callable:

@@ -63,7 +63,7 @@ def load_experiment(name: str):
 
 def experiment_names() -> list[str]:
   """The training experiments: the modules of `experiments` that define DEFAULTS."""
-  import experiments  # pylint: disable=g-import-not-at-top
+  import experiments
 
   folder = os.path.dirname(experiments.__file__)
   names = sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
@@ -146,7 +146,7 @@ def shard(runs: list[Run], index: int, count: int) -> list[Run]:
 
 def check_runs(defaults: Config, runs: list[Run], presets: Mapping[str, Config] | None = None) -> dict[Run, Config]:
   """Every run's config, parsed and validated as its command would: the first bad one raises."""
-  from ganjax import cli  # pylint: disable=g-import-not-at-top
+  from ganjax import cli
 
   configs = {}
   for run in runs:

@@ -174,10 +174,10 @@ def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> 
   done = [r for r in results if r.values(metric)]
   if not done:
     return False
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
 
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
 
   fig, (final_ax, curve_ax) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.45 * len(done) + 1.5)))
   for i, r in enumerate(done):

@@ -57,6 +57,6 @@ def fresh_jax_caches():
   the same tests passed on their own.
   """
   yield
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   jax.clear_caches()

@@ -7,13 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
+from test_cli import assert_one_line_error, tiny_flags
 
 from experiments import dcgan
 from ganjax.data import offline_mnist, pipeline
 from ganjax.data.pipeline import ImageSource
 from ganjax.errors import UsageError
 from ganjax.families.gan import task as gan
-from test_cli import assert_one_line_error, tiny_flags
 
 
 @pytest.fixture

@@ -106,9 +106,10 @@ def test_train_then_sample_from_the_command_line(tiny_config, tmp_path):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no traceback, even unprinted
 def test_training_evaluates_and_keeps_the_best_checkpoint_which_sampling_and_evaluation_use(tiny_config, capsys):
+  from test_checkpoint_faults import files_of
+
   from experiments import evaluate, sample
   from ganjax.train.loop import train_and_evaluate
-  from test_checkpoint_faults import files_of
 
   config = tiny_config.replace(steps=4, eval_every=2, eval_samples=300)
   workdir = pathlib.Path(config.workdir)

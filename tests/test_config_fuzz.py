@@ -7,25 +7,26 @@ later is fuzzed with wrong types at once and, until a table names it, keeps its 
 the valid configs.
 """
 
-import pytest
 import contextlib
 import dataclasses
 import io
 
 import jax
 import jax.numpy as jnp
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experiments import dcgan
-from ganjax import cli, config as config_lib
+from ganjax import cli
+from ganjax import config as config_lib
 from ganjax.config import Config
-from ganjax.models import build_gan
 from ganjax.families import gan as gan_family
-from ganjax.train import registry
-from ganjax.train.guards import skip_nonfinite
 from ganjax.families.gan.state import create_state
 from ganjax.families.gan.step import make_train_step
+from ganjax.models import build_gan
+from ganjax.train import registry
+from ganjax.train.guards import skip_nonfinite
 
 DEVICES = 4  # tests/conftest.py
 TYPES = config_lib.field_types()

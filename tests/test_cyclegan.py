@@ -230,7 +230,7 @@ def test_builder_keeps_domain_a_and_dilates_domain_b_with_labels(tmp_path):
   builder = mnist_styles.MnistStyles(data_dir=str(tmp_path))
   indices = np.array([0, 7])
   for thick in (False, True):
-    examples = list(builder._generate_examples(records, indices, thick))  # pylint: disable=protected-access
+    examples = list(builder._generate_examples(records, indices, thick))
     assert [key for key, _ in examples] == [0, 7] and [e["label"] for _, e in examples] == [0, 7]
     for (_, example), i in zip(examples, indices):
       original = records[i]["image"]

@@ -13,9 +13,9 @@ import time
 import jax
 import numpy as np
 import pytest
+from test_sigkill import final_checkpoint, flags_of
 
 from ganjax.train.loop import train_and_evaluate
-from test_sigkill import final_checkpoint, flags_of
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STOP_TIMEOUT_S = 120  # the survivor must be gone well within this (JAX's heartbeat: 30 s here)

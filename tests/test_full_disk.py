@@ -7,9 +7,9 @@ import subprocess
 
 import orbax.checkpoint as ocp
 import pytest
+from test_cli import assert_no_traceback, assert_one_line_error, run_module, tiny_flags
 
 from experiments import dcgan
-from test_cli import assert_no_traceback, assert_one_line_error, run_module, tiny_flags
 
 # A fault that is handled prints no traceback: not on stderr (assert_one_line_error), nor as an
 # exception in Orbax's background machinery, which pytest catches before it reaches stderr.

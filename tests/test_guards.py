@@ -12,11 +12,11 @@ import pytest
 from ganjax import checkpoint
 from ganjax.config import Config
 from ganjax.data.pipeline import Batches
+from ganjax.families.gan.state import create_state
+from ganjax.families.gan.step import make_train_step
 from ganjax.models import build_gan
 from ganjax.train.guards import skip_nonfinite
 from ganjax.train.loop import TrainingDiverged, replicate, train_and_evaluate
-from ganjax.families.gan.state import create_state
-from ganjax.families.gan.step import make_train_step
 
 CONFIG = Config(width=8, latent_dim=16)
 BATCH = 8

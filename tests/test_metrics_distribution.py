@@ -156,7 +156,7 @@ def test_precision_recall_detects_mode_collapse_and_matches_direct_computation()
 
 
 def test_frechet_distance_retries_with_eps_when_the_root_is_not_finite(monkeypatch):
-  import scipy.linalg  # pylint: disable=g-import-not-at-top
+  import scipy.linalg
 
   products = []
   real_sqrtm = scipy.linalg.sqrtm

@@ -10,7 +10,7 @@ from ganjax.metrics import ms_ssim, psnr, ssim, vif_p
 
 @pytest.fixture(scope="module")
 def tf():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
 
   return tf
 

@@ -1,10 +1,10 @@
 """DCGAN module shapes and ranges."""
 
 import chex
-import numpy as np
-import pytest
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from ganjax.config import Config
 from ganjax.models import build_gan

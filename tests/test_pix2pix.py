@@ -49,7 +49,7 @@ def test_mnist_edges_pairs_each_digit_with_its_edge_map(mnist_dir):
   records = tfds.builder("mnist", data_dir=mnist_dir, file_format="array_record").as_data_source(split="test")
   builder = mnist_edges.MnistEdges(data_dir=mnist_dir)
   assert set(builder.info.features.keys()) == {"input", "target", "label"}
-  examples = list(builder._generate_examples([records[i] for i in range(3)]))  # pylint: disable=protected-access
+  examples = list(builder._generate_examples([records[i] for i in range(3)]))
   assert [key for key, _ in examples] == [0, 1, 2]
   for (_, example), record in zip(examples, (records[i] for i in range(3))):
     np.testing.assert_array_equal(example["target"], record["image"])

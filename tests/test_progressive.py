@@ -1,15 +1,15 @@
 """Progressive growing: the stage schedule, seamless fade-ins, and resume across a stage boundary."""
 
-import pytest
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from ganjax.config import Config
+from ganjax.families.gan.state import create_state
 from ganjax.models import build_gan, progressive
 from ganjax.train.loop import train_and_evaluate
-from ganjax.families.gan.state import create_state
 
 CONFIG = Config(width=4, latent_dim=8, progressive_steps=100)
 

@@ -1,8 +1,8 @@
 """A run interrupted at step k and resumed to n ends bitwise where an uninterrupted run does."""
 
-import pytest
 import chex
 import jax
+import pytest
 
 from ganjax.train.loop import train_and_evaluate
 

@@ -1,18 +1,18 @@
 """SIGKILL at random moments, saves included: each restart resumes from an intact checkpoint,
 and the final parameters equal an uninterrupted run's bitwise (same machine, same devices)."""
 
-import pytest
 import pathlib
 
 import chex
 import jax
+import pytest
+import sigkill
 
 from ganjax import checkpoint
 from ganjax.config import Config
+from ganjax.families.gan.state import create_state
 from ganjax.models import build_gan
 from ganjax.train.loop import train_and_evaluate
-from ganjax.families.gan.state import create_state
-import sigkill
 
 STEPS = 40  # the suite's run; the soak passes its own
 

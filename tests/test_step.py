@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from ganjax.config import Config
-from ganjax.models import build_gan
-from ganjax.train.loop import replicate, unreplicate
 from ganjax.families.gan.state import create_state
 from ganjax.families.gan.step import make_train_step
+from ganjax.models import build_gan
+from ganjax.train.loop import replicate, unreplicate
 
 CONFIG = Config(width=8, latent_dim=16)
 BATCH = 16

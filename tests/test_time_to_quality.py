@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "benchmarks"))
-import time_to_quality  # noqa: E402  pylint: disable=wrong-import-position
+import time_to_quality  # noqa: E402
 
 
 def curve(*points):

@@ -8,10 +8,10 @@ import pytest
 
 from ganjax.config import Config, validate
 from ganjax.errors import UsageError
-from ganjax.models import build_gan
-from ganjax.train.loop import replicate, unreplicate
 from ganjax.families.gan.state import create_state
 from ganjax.families.gan.step import make_train_step
+from ganjax.models import build_gan
+from ganjax.train.loop import replicate, unreplicate
 
 BASE = Config(width=8, latent_dim=16, steps=100)
 LOCAL = 8

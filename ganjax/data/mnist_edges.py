@@ -63,7 +63,7 @@ class MnistEdges(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing to download: the source is the prepared `mnist` beside this dataset
-    from ganjax.data.offline_mnist import prepare_mnist  # pylint: disable=g-import-not-at-top
+    from ganjax.data.offline_mnist import prepare_mnist
 
     root = os.fspath(self.data_dir_root)
     prepare_mnist(root)
@@ -79,7 +79,7 @@ class MnistEdges(tfds.core.GeneratorBasedBuilder):
 
 def prepare_mnist_edges(data_dir: str | os.PathLike) -> None:
   """Builds `mnist_edges` (array_record) in `data_dir`, and `mnist` first if needed, offline."""
-  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow  # pylint: disable=g-import-not-at-top
+  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow
 
   builder = tfds.builder("mnist_edges", data_dir=os.fspath(data_dir), file_format="array_record")
   if builder.is_prepared():

@@ -88,7 +88,7 @@ class MnistStyles(tfds.core.GeneratorBasedBuilder):
 
 def prepare_mnist_styles(data_dir: str | os.PathLike) -> None:
   """Builds `mnist_styles` (array_record) in `data_dir`, preparing `mnist` there first. Offline."""
-  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow, prepare_mnist  # pylint: disable=g-import-not-at-top
+  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow, prepare_mnist
 
   data_dir = os.fspath(data_dir)
   builder = MnistStyles(data_dir=data_dir, file_format="array_record")

@@ -32,7 +32,7 @@ IDX_SHA256 = {
 
 def hide_gpus_from_tensorflow() -> None:
   """TensorFlow only prepares data here; it must never take GPU memory from JAX."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
 
   try:
     tf.config.set_visible_devices([], "GPU")
@@ -42,7 +42,7 @@ def hide_gpus_from_tensorflow() -> None:
 
 def verify_bundled_files(bundled_dir: pathlib.Path = BUNDLED_DIR) -> None:
   """Raises UsageError if a bundled IDX file is missing, truncated or altered."""
-  from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
+  from ganjax.errors import UsageError
 
   for name, expected in IDX_SHA256.items():
     path = bundled_dir / name
@@ -57,10 +57,10 @@ def verify_bundled_files(bundled_dir: pathlib.Path = BUNDLED_DIR) -> None:
 
 def seed_download_cache(data_dir: str | os.PathLike, bundled_dir: pathlib.Path = BUNDLED_DIR) -> None:
   """Copies the bundled IDX files into `<data_dir>/downloads` as TFDS's cache expects."""
-  import shutil  # pylint: disable=g-import-not-at-top
+  import shutil
 
-  from tensorflow_datasets.core.download import resource  # pylint: disable=g-import-not-at-top
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
+  from tensorflow_datasets.core.download import resource
 
   checksums_file = pathlib.Path(tfds.__file__).parent / "url_checksums" / "mnist.txt"
   downloads = pathlib.Path(data_dir) / "downloads"
@@ -89,7 +89,7 @@ def tfds_quietly():
   here a copy of bundled files: on a machine with no network that reads as a download. Its
   errors still raise as usual; only what it prints to stdout and its bars are left out.
   """
-  from tensorflow_datasets.core.utils import tqdm_utils  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core.utils import tqdm_utils
 
   shown = getattr(tqdm_utils, "_active", True)  # to put back what the caller had
   tqdm_utils.display_progress_bar(False)
@@ -105,7 +105,7 @@ def prepare_mnist(data_dir: str | os.PathLike) -> None:
 
   Says so in one line the first time (it takes a minute); nothing once prepared.
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
 
   if tfds.builder("mnist", data_dir=os.fspath(data_dir), file_format="array_record").is_prepared():
     return

@@ -61,7 +61,7 @@ def load_paired_source(
   dataset: str, split: str, data_dir: str | None, input_feature: str, target_feature: str
 ) -> PairedSource:
   """Opens `split` of `dataset`; `mnist_edges` is built offline on first use."""
-  from ganjax.data import mnist_edges  # pylint: disable=g-import-not-at-top  # registers the builder
+  from ganjax.data import mnist_edges  # registers the builder
 
   prepare_offline = mnist_edges.prepare_mnist_edges if dataset == "mnist_edges" else None
   builder = open_builder(dataset, data_dir, "mnist_edges", prepare_offline)

@@ -180,7 +180,7 @@ class ImageSource:
 def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
   """uint8 [H, W, C] -> [size, size, C]: the centred square, resized with PIL's antialiased
   bilinear filter (as DCGAN's CelebA preprocessing: 178x178 centre, then 64x64)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
 
   h, w = image.shape[:2]
   side = min(h, w)
@@ -208,7 +208,7 @@ def open_builder(
   TFDS's own preparation where the data is not there yet. Every failure is a UsageError that
   suggests `--dataset=<offline>`, which needs no network (an unknown name: `known_names`, if
   given, instead)."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
 
   data_dir = data_dir or default_data_dir()
   # A builder by name, not `tfds.list_builders()`: that imports TensorFlow (6 s of every
@@ -225,7 +225,7 @@ def open_builder(
     prepare_offline(data_dir)
   builder = tfds.builder(dataset, data_dir=data_dir, file_format="array_record")
   if not builder.is_prepared():
-    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow  # pylint: disable=g-import-not-at-top
+    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow
 
     hide_gpus_from_tensorflow()
     try:
@@ -247,7 +247,7 @@ def load_source(
   """
   prepare_offline = None
   if dataset == "mnist":
-    from ganjax.data.offline_mnist import prepare_mnist as prepare_offline  # pylint: disable=g-import-not-at-top
+    from ganjax.data.offline_mnist import prepare_mnist as prepare_offline
   builder = open_builder(dataset, data_dir, "mnist", prepare_offline, known_names="mnist, fashion_mnist or cifar10")
   features = builder.info.features
   label = features["label"] if "label" in features.keys() else None

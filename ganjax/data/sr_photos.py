@@ -40,7 +40,7 @@ TEST_PHOTOS = ("chelsea", "coffee", "camera")
 
 def bicubic_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
   """uint8 [H, W, C] -> uint8 [height, width, C] with PIL's bicubic filter (antialiased when shrinking)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
 
   channels = image.shape[-1]
   pil = Image.fromarray(image[..., 0] if channels == 1 else image)
@@ -54,7 +54,7 @@ def downscale(hr: np.ndarray, factor: int = FACTOR) -> np.ndarray:
 
 def load_photo(name: str) -> np.ndarray:
   """One of scikit-image's bundled photographs as uint8 RGB [H, W, 3]."""
-  import skimage.data  # pylint: disable=g-import-not-at-top
+  import skimage.data
 
   image = skimage.data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(skimage.data, name)()
   image = np.asarray(image)
@@ -84,7 +84,7 @@ def held_out(name: str) -> np.ndarray:
 
 def _builder_class():
   """Defined on first use: importing TFDS costs seconds that commands not reading photos skip."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
 
   class SrPhotos(tfds.core.GeneratorBasedBuilder):
     """scikit-image's photographs: 96x96 training crops and held-out whole images, with x4 bicubic LR."""
@@ -123,7 +123,7 @@ def _builder_class():
 
 def register() -> None:
   """Makes `tfds.builder('sr_photos')` find the builder (defining the class registers it)."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
 
   try:
     tfds.builder_cls("sr_photos")
@@ -133,12 +133,12 @@ def register() -> None:
 
 def prepare_sr_photos(data_dir: str | os.PathLike):
   """Builds `sr_photos` (array_record) in `data_dir` once, offline; returns its builder."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
 
   register()
   builder = tfds.builder("sr_photos", data_dir=os.fspath(data_dir), file_format="array_record")
   if not builder.is_prepared():
-    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow  # pylint: disable=g-import-not-at-top
+    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow
 
     hide_gpus_from_tensorflow()
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import struct
+
+from ganjax.config import Config
+from ganjax.train.schedules import player_optimizers
 
 PyTree = Any
 
@@ -37,3 +41,20 @@ class PlayersState(struct.PyTreeNode):
 
   def with_checkpoint_items(self, items: dict[str, PyTree]) -> PlayersState:
     return self.replace(**items)
+
+
+def initial_players(config: Config, g_vars: dict, d_vars: dict) -> dict[str, Any]:
+  """The fields every G-and-D state starts with, from the players' `init` variables: step 0,
+  their params and BatchNorm statistics (empty without BatchNorm), fresh optimizer states."""
+  g_tx, d_tx = player_optimizers(config)
+  return dict(
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_vars["params"],
+    g_batch_stats=g_vars.get("batch_stats", {}),
+    d_params=d_vars["params"],
+    d_batch_stats=d_vars.get("batch_stats", {}),
+    g_opt_state=g_tx.init(g_vars["params"]),
+    d_opt_state=d_tx.init(d_vars["params"]),
+    g_tx=g_tx,
+    d_tx=d_tx,
+  )

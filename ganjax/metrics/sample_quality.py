@@ -62,7 +62,7 @@ def reference_features(
   The cache file is named by dataset, split, feature network (with a digest of its weights
   for Inception) and image count.
   """
-  from ganjax.data.pipeline import load_source, to_model_range  # pylint: disable=g-import-not-at-top
+  from ganjax.data.pipeline import load_source, to_model_range
 
   network = feature_network(network) if isinstance(network, str) else network
   cache_dir = os.path.join(data_dir, "ganjax_reference")

@@ -207,7 +207,7 @@ def load(path: str) -> dict[str, np.ndarray]:
       obj = _read_legacy(io.BytesIO(data))
   except TorchFileError:
     raise
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     # A damaged pickle or archive can fail inside the unpickler in many ways; all mean "damaged".
     raise TorchFileError(f"it is damaged ({type(e).__name__}: {e})") from e
   if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):

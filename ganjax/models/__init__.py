@@ -8,7 +8,6 @@ from ganjax.config import Config
 from ganjax.errors import UsageError
 from ganjax.models import dcgan, mlp
 
-
 DCGAN_SIZES = (28, 32, 64, 128)
 
 

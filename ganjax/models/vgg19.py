@@ -87,7 +87,7 @@ def load_keras_weights(path: str) -> dict:
 
   Raises UsageError, one sentence, when the file is missing, unreadable or not VGG19's.
   """
-  import h5py  # pylint: disable=g-import-not-at-top
+  import h5py
 
   if not path:
     raise UsageError(

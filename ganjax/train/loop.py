@@ -63,7 +63,7 @@ class MetricsLog:
   """Collects per-step metrics on the device; fetches, checks and writes them in bulk."""
 
   def __init__(self, workdir: str, images_per_step: int, start_step: int):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    from tensorboardX import SummaryWriter
 
     self.path = os.path.join(workdir, "metrics.jsonl")
     jsonl.drop_rows_after(self.path, start_step)
@@ -131,7 +131,7 @@ def train_and_evaluate(config: Config) -> PyTree:
   with workdir_lock(config.workdir) if distributed.is_primary() else contextlib.nullcontext():
     try:
       return _train(config)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       lost = distributed.lost_contact(e)  # a collective or a save failed because a peer is gone
       if lost is not None:
         raise lost from e
@@ -264,6 +264,6 @@ def _train(config: Config) -> PyTree:
       try:
         if close:
           close()
-      except Exception:  # pylint: disable=broad-except
+      except Exception:
         if not failing:
           raise

@@ -74,9 +74,9 @@ def _module(model: str, name: str) -> types.ModuleType | None:
 
 def family_fields(model: str) -> tuple[str, ...]:
   """The Config fields `model`'s family takes beyond RUN_FIELDS; every field when it lists none."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
+  import dataclasses
 
-  from ganjax.config import Config  # pylint: disable=g-import-not-at-top  (a cycle)
+  from ganjax.config import Config  # a cycle
 
   checks = _module(model, "config")
   if checks is None or not hasattr(checks, "FIELDS"):
@@ -88,10 +88,10 @@ def validate(config: Config) -> None:
   """The family's own flag checks (`<family>.config.validate`), then one rule for every family
   that lists its `config.FIELDS`: a flag it does not take (beyond the config's RUN_FIELDS) is
   an error naming it, not silently ignored."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
+  import dataclasses
 
-  from ganjax.config import RUN_FIELDS, Config  # pylint: disable=g-import-not-at-top  (a cycle)
-  from ganjax.errors import UsageError  # pylint: disable=g-import-not-at-top
+  from ganjax.config import RUN_FIELDS, Config  # a cycle
+  from ganjax.errors import UsageError
 
   checks = _module(config.model, "config")
   if checks is not None and hasattr(checks, "validate"):

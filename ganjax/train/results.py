@@ -46,9 +46,8 @@ def evaluate_after_training(config: Config, state) -> dict | None:
   same command resumes and evaluates later) or on any process but the first (every process
   holds the same state; one writes the file).
   """
-  from ganjax import distributed  # pylint: disable=g-import-not-at-top
-
-  from ganjax.train import registry  # pylint: disable=g-import-not-at-top
+  from ganjax import distributed
+  from ganjax.train import registry
 
   if not registry.scored_after_training(config.model) or int(state.step) < config.steps or not distributed.is_primary():
     return None

@@ -63,11 +63,11 @@ class StopVote:
       if self.signals:
         try:
           self.client.key_value_set(STOP_KEY, str(step + self.margin))
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
           pass  # another process announced first: its step stands
       try:
         self.stop_after = int(self.client.key_value_try_get(STOP_KEY))
-      except Exception:  # pylint: disable=broad-except
+      except Exception:
         # Nothing announced yet; or, when this process was signalled, a store it cannot reach:
         # then it stops on its own, as a run of one process would.
         return bool(self.signals)

@@ -82,7 +82,7 @@ class PeriodicEvaluator:
     )
     if self.processes > 1:
       # Called between steps, with none in flight: this gather's collectives pair up alone.
-      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      from jax.experimental import multihost_utils
 
       fakes = np.asarray(multihost_utils.process_allgather(fakes, tiled=True))  # in process order
     report = sample_quality.evaluate(
@@ -92,7 +92,7 @@ class PeriodicEvaluator:
       report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, labels)
     scalars = {k: v for k, v in report.items() if isinstance(v, float)}
     if self.processes > 1:  # the same figures in every process, so they all keep the same best
-      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      from jax.experimental import multihost_utils
 
       # As 32-bit words: JAX would round float64 to float32 on the way.
       names = sorted(scalars)

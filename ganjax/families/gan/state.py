@@ -12,10 +12,10 @@ from flax import struct
 
 from ganjax import rng
 from ganjax.config import Config
-from ganjax.models import progressive
 from ganjax.families.gan import replay
 from ganjax.families.gan.replay import ReplayBuffer
-from ganjax.train.schedules import player_optimizers
+from ganjax.families.players_state import initial_players
+from ganjax.models import progressive
 
 PyTree = Any
 
@@ -92,17 +92,8 @@ def create_state(
   else:
     g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
     d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
-  g_tx, d_tx = player_optimizers(config)
   return GANState(
-    step=jnp.zeros((), jnp.int32),
-    g_params=g_vars["params"],
-    g_batch_stats=g_vars.get("batch_stats", {}),
-    d_params=d_vars["params"],
-    d_batch_stats=d_vars.get("batch_stats", {}),
-    g_opt_state=g_tx.init(g_vars["params"]),
-    d_opt_state=d_tx.init(d_vars["params"]),
-    g_tx=g_tx,
-    d_tx=d_tx,
+    **initial_players(config, g_vars, d_vars),
     g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.ema_decay else None,
     replay=replay.empty(config.replay_size, image_shape) if config.replay_size else None,
   )

@@ -24,11 +24,11 @@ import optax
 
 from ganjax import losses, regularisers, rng
 from ganjax.config import Config
-from ganjax.models import progressive
 from ganjax.families.gan import replay
+from ganjax.families.gan.state import GANState
+from ganjax.models import progressive
 from ganjax.train.schedules import player_schedules
 from ganjax.train.task import pmean
-from ganjax.families.gan.state import GANState
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]

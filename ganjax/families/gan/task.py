@@ -7,11 +7,11 @@ import jax
 from ganjax import images, rng
 from ganjax.config import Config
 from ganjax.data.pipeline import load_source
-from ganjax.models import build_gan, check_image_shape, check_labels, progressive
-from ganjax.sampling import default_labels, make_sampler
 from ganjax.families.gan import evaluate as evaluation
 from ganjax.families.gan.state import GANState, create_state
 from ganjax.families.gan.step import make_train_step
+from ganjax.models import build_gan, check_image_shape, check_labels, progressive
+from ganjax.sampling import default_labels, make_sampler
 from ganjax.train.task import Task
 
 GRID_ROWS = 8  # sample grids: 8 rows, same noise every time

@@ -45,7 +45,7 @@ def evaluate(config: Config, state: Pix2pixState) -> dict:
     "test_ssim": float(np.asarray(image_quality.ssim(out01, target01, 1.0)).mean(dtype=np.float64)),
   }
   if output.shape[1:] == (28, 28, 1):  # digits: how real and how legible the outputs look
-    from ganjax.metrics import mnist_features, sample_quality  # pylint: disable=g-import-not-at-top
+    from ganjax.metrics import mnist_features, sample_quality
 
     if count > FID_FEATURES:
       target_features, _ = mnist_features.features_and_probabilities(target)

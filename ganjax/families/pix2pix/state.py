@@ -7,10 +7,9 @@ import jax.numpy as jnp
 
 from ganjax import rng
 from ganjax.config import Config
-from ganjax.families.players_state import PlayersState
+from ganjax.families.players_state import PlayersState, initial_players
 from ganjax.models.patchgan import PatchDiscriminator
 from ganjax.models.unet import UNet
-from ganjax.train.schedules import player_optimizers
 
 
 class Pix2pixState(PlayersState):
@@ -41,15 +40,6 @@ def create_state(
   pair = jnp.zeros((1, *input_shape[:-1], input_shape[-1] + target_shape[-1]), jnp.float32)
   g_vars = generator.init(rng.stream(init_key, "generator"), x, train=False)
   d_vars = discriminator.init(rng.stream(init_key, "discriminator"), pair, train=False)
-  g_tx, d_tx = player_optimizers(config)
   return Pix2pixState(
-    step=jnp.zeros((), jnp.int32),
-    g_params=g_vars["params"],
-    g_batch_stats=g_vars.get("batch_stats", {}),
-    d_params=d_vars["params"],
-    d_batch_stats=d_vars.get("batch_stats", {}),
-    g_opt_state=g_tx.init(g_vars["params"]),
-    d_opt_state=d_tx.init(d_vars["params"]),
-    g_tx=g_tx,
-    d_tx=d_tx,
+    **initial_players(config, g_vars, d_vars),
   )

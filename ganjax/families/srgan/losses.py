@@ -56,15 +56,15 @@ def make_feature_network(config: Config) -> FeatureNetwork | None:
   if config.feature_network == "none" or not config.perceptual_weight:
     return None
   if config.feature_network == "mnist_classifier":
-    from ganjax.metrics import mnist_features  # pylint: disable=g-import-not-at-top
-    from ganjax.models.classifier import MnistClassifier  # pylint: disable=g-import-not-at-top
+    from ganjax.metrics import mnist_features
+    from ganjax.models.classifier import MnistClassifier
 
     def classifier_features(params, images):  # the 256-d penultimate layer behind the *_mnist metrics
       return MnistClassifier().apply({"params": params}, images)[0]
 
     return FeatureNetwork("mnist_classifier", classifier_features, mnist_features.load_params())
   if config.feature_network == "vgg19":
-    from ganjax.models import vgg19  # pylint: disable=g-import-not-at-top
+    from ganjax.models import vgg19
 
     def vgg54(params, images):  # VGG19's block5_conv4 after ReLU, on Keras' preprocessing
       return vgg19.VGG19("block5_conv4").apply({"params": params}, vgg19.preprocess(images))

@@ -8,9 +8,8 @@ import jax.numpy as jnp
 
 from ganjax import rng
 from ganjax.config import Config
-from ganjax.families.players_state import PlayersState
+from ganjax.families.players_state import PlayersState, initial_players
 from ganjax.models.srgan import SRDiscriminator, SRResNet
-from ganjax.train.schedules import player_optimizers
 from ganjax.train.task import PyTree
 
 
@@ -48,16 +47,7 @@ def create_state(
   lr = jnp.zeros((1, hr_shape[0] // config.upscale, hr_shape[1] // config.upscale, hr_shape[2]), jnp.float32)
   g_vars = generator.init(rng.stream(init_key, "generator"), lr, train=False)
   d_vars = discriminator.init(rng.stream(init_key, "discriminator"), jnp.zeros((1, *hr_shape)), train=False)
-  g_tx, d_tx = player_optimizers(config)
   return SRGANState(
-    step=jnp.zeros((), jnp.int32),
-    g_params=g_vars["params"],
-    g_batch_stats=g_vars["batch_stats"],
-    d_params=d_vars["params"],
-    d_batch_stats=d_vars["batch_stats"],
-    g_opt_state=g_tx.init(g_vars["params"]),
-    d_opt_state=d_tx.init(d_vars["params"]),
+    **initial_players(config, g_vars, d_vars),
     feature_params=feature_params,
-    g_tx=g_tx,
-    d_tx=d_tx,
   )

@@ -48,7 +48,7 @@ def prior_samples(config: Config, model: VAE, params: PyTree, num: int) -> np.nd
 def evaluate(config: Config, state: VAEState) -> dict:
   """Test-split negative ELBO in nats and the sample metrics (fid_mnist, ...) of `--eval_samples`
   prior samples against the test split."""
-  from ganjax.metrics import sample_quality  # pylint: disable=g-import-not-at-top
+  from ganjax.metrics import sample_quality
 
   x = test_images(config)
   model = build_model(config, x.shape[-1])
