@@ -31,6 +31,7 @@ class Config:
   model: str = "dcgan"
   latent_dim: int = 100
   width: int = 64
+  d_width: int = 0  # D's base channels when they differ from G's; 0: --width for both
   leak: float = 0.2
   dropout: float = 0.3
   init: str = "dcgan"
@@ -175,6 +176,7 @@ ARCHITECTURE_FIELDS = (
   "model",
   "latent_dim",
   "width",
+  "d_width",
   "dataset",
   "image_size",
   "g_batchnorm",
@@ -311,6 +313,7 @@ def _validate_tricks(config: Config) -> None:
     "instance_noise",
     "instance_noise_steps",
     "replay_size",
+    "d_width",
     "d_lr",
     "warmup_steps",
     "num_classes",

@@ -41,6 +41,16 @@ def test_generator_layer_sizes_follow_the_tutorial():
   assert d_shapes["Dense_0"]["kernel"] == (7 * 7 * 128, 1)
 
 
+def test_d_width_sets_the_discriminator_channels_alone():
+  generator, discriminator = build_gan(Config(width=8, d_width=24), image_shape=(28, 28, 1), axis_name=None)
+  g_shapes = jax.tree.map(jnp.shape, generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)["params"])
+  assert g_shapes["Dense_0"] == {"kernel": (100, 7 * 7 * 32)}  # G keeps --width's 4 x 8 channels
+  d_vars = discriminator.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)), train=False)
+  d_shapes = jax.tree.map(jnp.shape, d_vars["params"])
+  assert d_shapes["Conv_0"]["kernel"] == (5, 5, 1, 24)
+  assert d_shapes["Conv_1"]["kernel"] == (5, 5, 24, 48)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("size, start", [(32, 4), (64, 4)])
 def test_larger_dcgan_starts_at_4x4x8w_and_halves_channels(size, start):

@@ -45,7 +45,7 @@ def check_labels(config: Config, source) -> None:
 def build_gan(config: Config, image_shape: tuple[int, int, int], axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   """(generator, discriminator) for `config.model`, generating images of `image_shape` [H, W, C]."""
   d_options = dict(
-    width=config.width,
+    width=config.d_width or config.width,
     leak=config.leak,
     dropout=config.dropout,
     init_scheme=config.init,

@@ -7,6 +7,7 @@ from ganjax.config import PLAYER_FIELDS
 
 FIELDS = PLAYER_FIELDS + (
   "latent_dim",
+  "d_width",
   "leak",
   "dropout",
   "init",
