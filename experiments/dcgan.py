@@ -2,6 +2,11 @@
 
     python -m experiments.dcgan                       # CPU or whatever JAX finds
     python -m experiments.dcgan --accelerator=gpu --workdir=runs/dcgan
+    python -m experiments.dcgan --preset=tutorial     # the tutorial's own nets and settings
+
+The default is the tutorial's network at half the width, trained for three times the steps
+in about the same time, at 2.5x the learning rate, without D's dropout, and sampled from an
+EMA of G's weights (docs/dcgan_quality.md has the screens and the 3-seed comparison).
 
 Writes checkpoints, sample grids (samples/grid_*.png), metrics.jsonl and TensorBoard
 events to --workdir; run the same command again to resume.
@@ -29,7 +34,24 @@ TUTORIAL = Config(
 )
 
 
-DEFAULTS = TUTORIAL
+# Issue 13's screens (docs/dcgan_quality.md): the four changes below took fid_mnist from
+# 95-128 to 52.0 ± 6.3 (3 seeds), in 0.93x the tutorial's wall time on the 2-core CPU.
+DEFAULTS = TUTORIAL.replace(
+  # Half the channels make a step about 3x cheaper (82 against 247 ms at batch 64), and on
+  # this budget three times the updates beat the wider nets.
+  width=32,
+  steps=12000,
+  # Faster progress per update; the EMA generator smooths what the larger steps shake.
+  lr=5e-4,
+  # The tutorial's dropout 0.3 in D made no difference beyond one seed's noise; without it
+  # the step does less work.
+  dropout=0.0,
+  # Samples and evaluations from an average of G's weights (Yazici et al. 2019), its decay
+  # ramped up over the first steps so the random initial weights wash out.
+  ema_decay=0.99,
+  ema_warmup=True,
+  eval_every=2000,
+)
 PRESETS = {"tutorial": TUTORIAL}
 
 

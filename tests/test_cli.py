@@ -326,5 +326,24 @@ def test_the_tutorial_preset_is_the_tensorflow_tutorials_network_and_settings():
   assert overridden == tutorial.replace(steps=7)  # flags override the preset, in any order
 
 
+def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
+  from ganjax import cli
+
+  default = cli.parse_flags(dcgan.DEFAULTS, [])
+  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS)
+  changed = {k: (v, getattr(default, k)) for k, v in vars(tutorial).items() if getattr(default, k) != v}
+  assert changed == {
+    "width": (64, 32),
+    "steps": (4000, 12000),
+    "lr": (2e-4, 5e-4),
+    "dropout": (0.3, 0.0),
+    "ema_decay": (0.0, 0.99),
+    "ema_warmup": (False, True),
+    "eval_every": (1000, 2000),
+  }
+  # Still a DCGAN: all-convolutional G and D, BatchNorm in G, the same loss and batch.
+  assert (default.model, default.g_batchnorm, default.loss, default.batch_size) == ("dcgan", True, "non_saturating", 64)
+
+
 def test_an_unknown_preset_is_a_one_line_error(capsys):
   assert_one_line_error(capsys, dcgan.main(["--preset=keras"]), "--preset=keras is not one of tutorial.")
