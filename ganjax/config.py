@@ -57,6 +57,7 @@ class Config:
   ema_decay: float = 0.0  # EMA of G's weights, used for samples and evaluation
   # The EMA's decay ramps up as min(ema_decay, (1 + t) / (10 + t)) at update t, so the initial
   # weights fade out in a few steps (TensorFlow's ExponentialMovingAverage with num_updates).
+  # Nothing without --ema_decay, so that --ema_decay=0 alone turns off the default DCGAN's EMA.
   ema_warmup: bool = False
   # Optimisation
   g_optimizer: str = "adam"
@@ -356,8 +357,6 @@ def _validate_tricks(config: Config) -> None:
     raise UsageError(f"--replay_share={config.replay_share} must be in (0, 1) when --replay_size is on.")
   if not 0.0 <= config.ema_decay < 1.0:
     raise UsageError(f"--ema_decay={config.ema_decay} must be in [0, 1); 0.999 is typical.")
-  if config.ema_warmup and not config.ema_decay:
-    raise UsageError("--ema_warmup ramps up the EMA generator's decay: set --ema_decay too (0.999, say).")
   if not 0.0 <= config.min_lr_ratio <= 1.0:
     raise UsageError(f"--min_lr_ratio={config.min_lr_ratio} must be in [0, 1].")
   if not config.decay_rate > 0:

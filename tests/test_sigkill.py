@@ -1,6 +1,7 @@
 """SIGKILL at random moments, saves included: each restart resumes from an intact checkpoint,
 and the final parameters equal an uninterrupted run's bitwise (same machine, same devices)."""
 
+import dataclasses
 import pathlib
 
 import chex
@@ -18,22 +19,16 @@ STEPS = 40  # the suite's run; the soak passes its own
 
 
 def flags_of(config: Config) -> list[str]:
-  names = (
-    "width",
-    "latent_dim",
-    "batch_size",
-    "steps",
-    "checkpoint_every",
-    "log_every",
-    "sample_every",
-    "eval_every",
-    "eval_samples",
-    "keep_checkpoints",
-    "workdir",
-    "data_dir",
-    "accelerator",
-  )
-  return [f"--{name}={getattr(config, name)}" for name in names]
+  """The `experiments.dcgan` flags that train `config`: every field where it differs from the
+  experiment's defaults, and the run's own paths and sizes."""
+  from experiments import dcgan
+
+  always = ("width", "latent_dim", "batch_size", "steps", "workdir", "data_dir", "accelerator")
+  return [
+    f"--{f.name}={getattr(config, f.name)}"
+    for f in dataclasses.fields(Config)
+    if f.name in always or getattr(config, f.name) != getattr(dcgan.DEFAULTS, f.name)
+  ]
 
 
 def final_checkpoint(config: Config):
