@@ -117,15 +117,21 @@ def end_to_end(batch: int, first: int = 10, last: int = 50, every: int = 10) -> 
 
 def window_rates(log_dir: str, tag: str) -> dict[int, float]:
   """{step: value} of the scalar `tag` in the TensorBoard event files of `log_dir`."""
+  return {step: value for step, (_, value) in scalar_events(log_dir, tag).items()}
+
+
+def scalar_events(log_dir: str, tag: str) -> dict[int, tuple[float, float]]:
+  """{step: (wall time, value)} of the scalar `tag` in the TensorBoard event files of `log_dir`."""
   import tensorflow as tf
 
-  rates = {}
+  tf.get_logger().setLevel("ERROR")  # summary_iterator's deprecation notice
+  events = {}
   for name in os.listdir(log_dir):
     for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
       for value in event.summary.value:
         if value.tag == tag:
-          rates[event.step] = value.simple_value
-  return rates
+          events[event.step] = (event.wall_time, value.simple_value)
+  return events
 
 
 def with_devices(count: int) -> dict[str, str]:

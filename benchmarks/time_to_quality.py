@@ -43,6 +43,9 @@ ROOT = HERE.parent
 PEERS = ROOT.parent / "shared" / "peers"
 MNIST_IDX = ROOT / "ganjax" / "data" / "mnist"
 TORCH_PYTHON = HERE / ".torch-venv" / "bin" / "python"
+sys.path.insert(0, str(HERE))
+import speed_suite  # noqa: E402  (TensorBoard's scalar events)
+
 CONTENDERS = ("ganjax", "tutorial", "tf", "pytorch")
 LABELS = {
   "ganjax": "ganjax default",
@@ -112,19 +115,6 @@ def launch(command: list[str], log_path: pathlib.Path, deadline_s: float | None,
   return start
 
 
-def event_times(log_dir: str, tag: str = "steps_per_s") -> dict[int, float]:
-  """{step: wall time} of the scalar `tag` in a run's TensorBoard events."""
-  import tensorflow as tf
-
-  tf.get_logger().setLevel("ERROR")  # summary_iterator's deprecation notice
-  times = {}
-  for name in os.listdir(log_dir):
-    for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
-      if any(value.tag == tag for value in event.summary.value):
-        times[event.step] = event.wall_time
-  return times
-
-
 def train_ganjax(workdir: pathlib.Path, preset: str | None, flags: list[str], deadline_s: float | None) -> list[dict]:
   """One ganjax run; its points: {seconds, step, workdir} per checkpoint."""
   steps = default_steps(preset)
@@ -143,7 +133,8 @@ def train_ganjax(workdir: pathlib.Path, preset: str | None, flags: list[str], de
     *flags,
   ]
   start = launch(command, workdir.with_suffix(".log"), deadline_s)
-  times = event_times(str(workdir / "tensorboard"))
+  events = speed_suite.scalar_events(str(workdir / "tensorboard"), "steps_per_s")
+  times = {step: wall for step, (wall, _) in events.items()}
   checkpoints = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
   return [{"step": s, "seconds": times[s] - start, "workdir": str(workdir)} for s in checkpoints if s in times]
 
