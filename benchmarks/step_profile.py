@@ -56,10 +56,10 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=3)
   parser.add_argument("--top", type=int, default=25)
   args = parser.parse_args()
-  config = Config(batch_size=args.batch)
+  config = Config.from_flags(batch_size=args.batch)
   if args.experiment:
     config = importlib.import_module(f"experiments.{args.experiment}").DEFAULTS
-  images_per_step = config.batch_size * config.d_steps
+  images_per_step = config.batch_size * config.family.d_steps
   generator, discriminator = build_gan(config, (28, 28, 1), axis_name="data")
   key = jax.random.key(0)
   state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), jax.local_devices()[:1])
@@ -89,8 +89,8 @@ def main() -> None:
       per_op[event["name"]] += event.get("dur", 0) / 1e3 / args.steps
   total = sum(per_op.values())
   print(
-    f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.d_steps}: {total:.0f} ms of compiled ops "
-    f"per step ({os.environ['XLA_FLAGS']})"
+    f"{args.experiment or 'dcgan'}, batch {config.batch_size} x {config.family.d_steps}: "
+    f"{total:.0f} ms of compiled ops per step ({os.environ['XLA_FLAGS']})"
   )
   for name, ms in per_op.most_common(args.top):
     print(f"{ms:8.1f} ms {100 * ms / total:5.1f}%  {name:<28} {layers[name][:90]}")

@@ -17,7 +17,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="cyclegan",
   dataset="mnist_styles",
   workdir="runs/cyclegan",

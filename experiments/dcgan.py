@@ -18,7 +18,7 @@ from ganjax import cli
 from ganjax.config import Config
 
 # The TensorFlow DCGAN tutorial's network and settings, as this experiment's first default.
-TUTORIAL = Config(
+TUTORIAL = Config.from_flags(
   model="dcgan",
   dataset="mnist",
   workdir="runs/dcgan",

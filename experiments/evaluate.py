@@ -98,7 +98,7 @@ def main(argv=None) -> None:
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"
   report = sample_quality.evaluate(fakes, reference, network, seed=args.seed)
-  if not args.real_floor and generator.config.num_classes:
+  if not args.real_floor and generator.config.family.num_classes:
     from ganjax.sampling import default_labels
 
     report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, default_labels(generator.config, len(fakes)))

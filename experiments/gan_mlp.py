@@ -12,7 +12,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="mlp",
   dataset="mnist",
   workdir="runs/gan_mlp",

@@ -11,7 +11,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="dcgan",
   dataset="mnist",
   workdir="runs/lsgan",

@@ -18,7 +18,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="pix2pix",
   dataset="mnist_edges",
   workdir="runs/pix2pix",

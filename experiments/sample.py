@@ -64,17 +64,17 @@ def main(argv=None) -> None:
   generator = load_generator(args.workdir, args.step, args.generator)
   labels = None
   if args.labels is not None:
-    if not generator.config.num_classes:
+    if not generator.config.family.num_classes:
       raise UsageError(f"{args.workdir} holds an unconditional model; drop --labels.")
     labels = np.resize(np.asarray(args.labels, np.int32), args.num)
-  elif generator.config.num_classes:
+  elif generator.config.family.num_classes:
     labels = default_labels(generator.config, args.num)
   out = images.to_uint8(generator.generate(args.num, args.seed, args.batch, labels))
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   extra = {} if labels is None else {"labels": labels}
   if args.out.endswith(".png"):
     # Default labels cycle through the classes: one class per column.
-    columns = generator.config.num_classes if args.labels is None and labels is not None else None
+    columns = generator.config.family.num_classes if args.labels is None and labels is not None else None
     columns = columns or math.ceil(math.sqrt(len(out)))
     images.save_png(args.out, images.grid(out, columns=columns))
     if labels is not None:

@@ -37,7 +37,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="srgan",
   dataset="sr_photos",
   workdir="runs/srgan",

@@ -17,7 +17,7 @@ import sys
 from ganjax import cli
 from ganjax.config import Config
 
-DEFAULTS = Config(
+DEFAULTS = Config.from_flags(
   model="vae",
   dataset="mnist",
   workdir="runs/vae",

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from ganjax.config import ACCELERATORS, RUN_SECTIONS, Config, field_types, validate
+from ganjax.config import ACCELERATORS, RUN_FIELDS, RUN_SECTIONS, Config, validate
 from ganjax.errors import UsageError, report_full_disk_once
 
 INSTALL_HINT = {
@@ -62,42 +62,54 @@ def choose_preset(defaults: Config, presets: Mapping[str, Config], argv: Sequenc
   return presets[known.preset] if known.preset else defaults
 
 
-def field_comments() -> dict[str, str]:
-  """Each Config field's trailing comment in ganjax/config.py: its --help line."""
-  source = inspect.getsource(Config)
-  return {m.group(1): m.group(2).strip() for m in re.finditer(r"^  (\w+): [^=\n]+=[^#\n]+#(.*)$", source, re.M)}
+def field_comments(cls: type = Config) -> dict[str, str]:
+  """Each field's trailing comment in the source of a config dataclass (and the dataclasses it
+  extends): its --help line."""
+  comments = {}
+  for klass in reversed(cls.__mro__):
+    if dataclasses.is_dataclass(klass):
+      source = inspect.getsource(klass)
+      comments.update(
+        {m.group(1): m.group(2).strip() for m in re.finditer(r"^  (\w+): [^=\n]+=[^#\n]+#(.*)$", source, re.M)}
+      )
+  return comments
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, defaults: Config) -> None:
-  """A flag per Config field, in --help sections: the run's, then the chosen family's. The other
-  families' flags stay out of --help but parse, so that the family refuses them by name."""
+  """A flag per run field and per field of the experiment's family, in --help sections. The
+  other families' flags stay out of --help but parse, so that the family refuses them by name.
+  A flag left out keeps the experiment's value: only the flags given reach `Config.replace`."""
   from ganjax.train import registry
 
-  types, comments = field_types(), field_comments()
-  family = registry.family_name(defaults.model) if defaults.model in registry.models() else None
-  own = set(registry.family_fields(defaults.model)) if family else set()
+  family = registry.family_name(defaults.model) if defaults.family is not None else None
+  comments = field_comments() | (field_comments(type(defaults.family)) if family else {})
+  values = defaults.flat()
   sections = {name: parser.add_argument_group(f"{name} flags") for name in RUN_SECTIONS}
   if family:
     sections[family] = parser.add_argument_group(f"the {family} family's flags (--model={defaults.model})")
   where = {field: section for section, fields in RUN_SECTIONS.items() for field in fields}
-  for field in dataclasses.fields(Config):
-    kind = _parse_bool if types[field.name] is bool else types[field.name]
-    default = getattr(defaults, field.name)
-    group = sections[where[field.name]] if field.name in where else sections.get(family) if field.name in own else None
-    about = f"{comments[field.name]} " if field.name in comments else ""
+  own = registry.family_fields(defaults.model) if family else ()
+  where.update({name: family for name in own})
+  types = registry.flag_types()
+  for name in [*RUN_FIELDS, *own, *(n for n in types if n not in where)]:
+    kind = types[name]
+    group = sections[where[name]] if name in where else None
+    about = f"{comments[name]} " if name in comments else ""
     (group or parser).add_argument(
-      f"--{field.name}",
-      type=kind,
-      default=default,
-      help=f"{about}(default: {default!r})" if group else argparse.SUPPRESS,
+      f"--{name}",
+      type=_parse_bool if kind is bool else kind,
+      default=argparse.SUPPRESS,
+      help=f"{about}(default: {values[name]!r})" if group else argparse.SUPPRESS,
     )
 
 
 def parse_flags(
   defaults: Config, argv: Sequence[str] | None, description: str = "", presets: Mapping[str, Config] | None = None
 ) -> Config:
-  """`--name=value` for every Config field, defaulting to the experiment's values (or those of
-  the `--preset` chosen from `presets`)."""
+  """`--name=value` for every flag of the run and of the experiment's family, over the
+  experiment's values (or those of the `--preset` chosen from `presets`)."""
+  from ganjax.train import registry
+
   defaults = choose_preset(defaults, presets or {}, argv)
   parser = Parser(
     description=description,
@@ -111,9 +123,16 @@ def parse_flags(
       help=f"start from other defaults: {', '.join(presets)} (the other flags still override them)",
     )
   _add_config_flags(parser, defaults)
-  args = vars(parser.parse_args(argv))
-  args.pop("preset", None)
-  return validate(Config(**args))
+  given = vars(parser.parse_args(argv))
+  given.pop("preset", None)
+  model, models = given.get("model", defaults.model), registry.models()
+  if model in models and defaults.model in models and models[model] != models[defaults.model]:
+    own = registry.family_name(defaults.model)
+    raise UsageError(
+      f"--model={model} is a model of the {registry.family_name(model)} family; this experiment trains "
+      f"the {own} family's ({', '.join(m for m, p in models.items() if p == models[defaults.model])})."
+    )
+  return validate(defaults.replace(**given))
 
 
 def select_accelerator(name: str) -> None:

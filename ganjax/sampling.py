@@ -38,7 +38,7 @@ def make_sampler(config: Config, image_shape: tuple[int, int, int]) -> Callable:
 
 def default_labels(config: Config, num: int) -> np.ndarray | None:
   """Labels 0, 1, ..., classes-1, 0, 1, ... for a conditional model (balanced); None otherwise."""
-  return np.arange(num, dtype=np.int32) % config.num_classes if config.num_classes else None
+  return np.arange(num, dtype=np.int32) % config.family.num_classes if config.family.num_classes else None
 
 
 def draw(
@@ -79,16 +79,16 @@ class TrainedGenerator:
 
     A conditional model draws `labels` [num] (default: every class in turn).
     """
-    if self.config.num_classes:
+    if self.config.family.num_classes:
       labels = default_labels(self.config, num) if labels is None else np.asarray(labels, np.int32)
-      if labels.shape != (num,) or labels.min() < 0 or labels.max() >= self.config.num_classes:
-        raise UsageError(f"Labels must be {num} integers in [0, {self.config.num_classes}).")
+      if labels.shape != (num,) or labels.min() < 0 or labels.max() >= self.config.family.num_classes:
+        raise UsageError(f"Labels must be {num} integers in [0, {self.config.family.num_classes}).")
     elif labels is not None:
       raise UsageError("This model is unconditional (trained without --num_classes); it takes no labels.")
     sample = make_sampler(self.config, self.image_shape)
     key = rng.stream(jax.random.key(seed), "samples")
-    z = rng.example_normal(key, (num, self.config.latent_dim), axis_name=None)
-    growth = progressive.sampling_growth(self.config.progressive_steps, self.step)
+    z = rng.example_normal(key, (num, self.config.family.latent_dim), axis_name=None)
+    growth = progressive.sampling_growth(self.config.family.progressive_steps, self.step)
     return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels, growth)
 
 
@@ -161,5 +161,5 @@ def _read_generator(manager, workdir: str, step: int, generator: str) -> Trained
     )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
   config = Config.from_dict(saved)
-  weights = "ema" if generator == "ema" or (generator == "auto" and config.ema_decay > 0) else "g"
+  weights = "ema" if generator == "ema" or (generator == "auto" and config.family.ema_decay > 0) else "g"
   return TrainedGenerator(config, step, g_params, g_batch_stats, tuple(data_position["image_shape"]), weights=weights)

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ganjax.config import Config, field_types
+from ganjax.config import Config
 from ganjax.errors import UsageError
 from ganjax.train import registry
 
@@ -81,7 +81,7 @@ def parse_assignment(text: str, option: str, presets: Mapping[str, Config] | Non
     raise UsageError(f"{option} {text!r} is not NAME=VALUE[,VALUE...].")
   if name in RESERVED:
     raise UsageError(f"{option} {name}=...: the sweep sets --{name} itself; use {RESERVED[name]}.")
-  if name not in field_types() and not (name == "preset" and presets):
+  if name not in registry.flag_types() and not (name == "preset" and presets):
     raise UsageError(f"{option} {name}=...: the experiment has no flag --{name} (see its --help).")
   parts = [v.strip() for v in values.split(",")]
   if any(not v for v in parts):

@@ -34,7 +34,7 @@ def mnist_dir(tmp_path_factory) -> str:
 @pytest.fixture
 def tiny_config(mnist_dir, tmp_path) -> Config:
   """A DCGAN small enough to train a few steps in seconds on real MNIST."""
-  return Config(
+  return Config.from_flags(
     width=8,
     latent_dim=16,
     batch_size=16,

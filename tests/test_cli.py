@@ -20,7 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def tiny_flags(config):
   return [
     f"--width={config.width}",
-    f"--latent_dim={config.latent_dim}",
+    f"--latent_dim={config.family.latent_dim}",
     f"--batch_size={config.batch_size}",
     f"--data_dir={config.data_dir}",
     f"--workdir={config.workdir}",
@@ -316,12 +316,13 @@ def test_in_training_evaluation_scores_the_ema_generator_and_says_so(tiny_config
 def test_the_tutorial_preset_is_the_tensorflow_tutorials_network_and_settings():
   from ganjax import cli
 
-  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS)
   # The TF DCGAN tutorial's nets (64/128 D with dropout 0.3, 7x7x256 G with BatchNorm) with
   # Radford et al.'s optimiser, as the README's first results were made with.
-  assert (tutorial.width, tutorial.dropout, tutorial.g_batchnorm, tutorial.d_batchnorm) == (64, 0.3, True, False)
-  assert (tutorial.lr, tutorial.d_lr, tutorial.b1, tutorial.init, tutorial.leak) == (2e-4, 0.0, 0.5, "dcgan", 0.2)
-  assert (tutorial.batch_size, tutorial.steps, tutorial.ema_decay, tutorial.loss) == (64, 4000, 0.0, "non_saturating")
+  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS)
+  flags = tutorial.flat()
+  assert [flags[k] for k in ("width", "dropout", "g_batchnorm", "d_batchnorm")] == [64, 0.3, True, False]
+  assert [flags[k] for k in ("lr", "d_lr", "b1", "init", "leak")] == [2e-4, 0.0, 0.5, "dcgan", 0.2]
+  assert [flags[k] for k in ("batch_size", "steps", "ema_decay", "loss")] == [64, 4000, 0.0, "non_saturating"]
   overridden = cli.parse_flags(dcgan.DEFAULTS, ["--steps=7", "--preset=tutorial"], presets=dcgan.PRESETS)
   assert overridden == tutorial.replace(steps=7)  # flags override the preset, in any order
 
@@ -329,9 +330,9 @@ def test_the_tutorial_preset_is_the_tensorflow_tutorials_network_and_settings():
 def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
   from ganjax import cli
 
-  default = cli.parse_flags(dcgan.DEFAULTS, [])
-  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS)
-  changed = {k: (v, getattr(default, k)) for k, v in vars(tutorial).items() if getattr(default, k) != v}
+  default = cli.parse_flags(dcgan.DEFAULTS, []).flat()
+  tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS).flat()
+  changed = {k: (v, default[k]) for k, v in tutorial.items() if default[k] != v}
   assert changed == {
     "width": (64, 32),
     "steps": (4000, 12000),
@@ -342,8 +343,33 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
     "eval_every": (1000, 2000),
   }
   # Still a DCGAN: all-convolutional G and D, BatchNorm in G, the same loss and batch.
-  assert (default.model, default.g_batchnorm, default.loss, default.batch_size) == ("dcgan", True, "non_saturating", 64)
+  assert [default[k] for k in ("model", "g_batchnorm", "loss", "batch_size")] == ["dcgan", True, "non_saturating", 64]
 
 
 def test_an_unknown_preset_is_a_one_line_error(capsys):
   assert_one_line_error(capsys, dcgan.main(["--preset=keras"]), "--preset=keras is not one of tutorial.")
+
+
+def test_help_groups_the_flags_by_section_and_shows_only_the_experiments_family(capsys):
+  with pytest.raises(SystemExit):
+    dcgan.main(["--help"])
+  out = capsys.readouterr().out
+  sections = ["data flags:", "run flags:", "optimisation flags:", "the gan family's flags (--model=dcgan):"]
+  assert all(s in out for s in sections) and [out.index(s) for s in sections] == sorted(out.index(s) for s in sections)
+  family = out[out.index(sections[-1]) :]
+  assert "--ema_decay" in family and "--d_steps" in family and "--lr " not in family
+  assert "--cycle_weight" not in out and "--likelihood" not in out  # other families' flags
+
+
+@pytest.mark.parametrize(
+  "argv, fragment",
+  [
+    (["--likelihood=gaussian"], "--likelihood is not an option of --model=dcgan (the gan family); leave it out."),
+    (
+      ["--model=vae"],
+      "--model=vae is a model of the vae family; this experiment trains the gan family's (dcgan, mlp).",
+    ),
+  ],
+)
+def test_a_flag_or_model_of_another_family_is_a_one_line_error(capsys, argv, fragment):
+  assert_one_line_error(capsys, dcgan.main(argv), fragment)

@@ -1,14 +1,14 @@
 """Property tests of the command line: random invalid configs end in one line and status 2,
 random valid ones parse back to themselves and build a step.
 
-Generic over `dataclasses.fields(Config)`: every field gets values of the wrong type, and
-fields named in the tables below also out-of-range values and valid ranges. A field added
+Generic over the DCGAN experiment's flags (the run's fields and the GAN family's): every flag
+gets values of the wrong type, and flags named in the tables below also out-of-range values
+and valid ranges. A field added
 later is fuzzed with wrong types at once and, until a table names it, keeps its default in
 the valid configs.
 """
 
 import contextlib
-import dataclasses
 import io
 
 import jax
@@ -22,6 +22,8 @@ from ganjax import cli
 from ganjax import config as config_lib
 from ganjax.config import Config
 from ganjax.families import gan as gan_family
+from ganjax.families import players
+from ganjax.families.gan import config as gan_config
 from ganjax.families.gan.state import create_state
 from ganjax.families.gan.step import make_train_step
 from ganjax.models import build_gan
@@ -29,11 +31,12 @@ from ganjax.train import registry
 from ganjax.train.guards import skip_nonfinite
 
 DEVICES = 4  # tests/conftest.py
-TYPES = config_lib.field_types()
+TYPES = config_lib.field_types() | config_lib.field_types(gan_config.GANConfig)
+DEFAULTS = Config().flat()  # the run's and the GAN family's own defaults
 CHOICES = {
   "model": tuple(registry.models()),
-  "init": config_lib.INITS,
-  "loss": config_lib.LOSSES,
+  "init": gan_config.INITS,
+  "loss": gan_config.LOSSES,
   "accelerator": config_lib.ACCELERATORS,
 }
 POSITIVE = (
@@ -104,7 +107,7 @@ def out_of_range(name):
 @st.composite
 def invalid_flags(draw):
   """[flag, ...extra flags] where the first makes the configuration invalid."""
-  name = draw(st.sampled_from([f.name for f in dataclasses.fields(Config)]))
+  name = draw(st.sampled_from(list(TYPES)))
   choices = [NOT_OF_TYPE[TYPES[name]]] if TYPES[name] in NOT_OF_TYPE else []
   if out_of_range(name) is not None:
     choices.append(out_of_range(name).map(str))
@@ -127,8 +130,8 @@ def valid_values(mnist_dir, workdir):
   unit = st.floats(0.0, 0.999)
   return {
     "model": st.sampled_from(gan_family.MODELS),
-    "init": st.sampled_from(config_lib.INITS),
-    "loss": st.sampled_from(config_lib.LOSSES),
+    "init": st.sampled_from(gan_config.INITS),
+    "loss": st.sampled_from(gan_config.LOSSES),
     "accelerator": st.just("cpu"),
     "latent_dim": st.integers(1, 32),
     "width": st.integers(1, 12),
@@ -165,12 +168,12 @@ def valid_values(mnist_dir, workdir):
     "replay_size": st.sampled_from([0, 16]),
     "replay_share": st.floats(0.1, 0.9),
     "ema_decay": unit,
-    "g_optimizer": st.sampled_from(config_lib.OPTIMIZERS),
-    "d_optimizer": st.sampled_from(config_lib.OPTIMIZERS),
+    "g_optimizer": st.sampled_from(players.OPTIMIZERS),
+    "d_optimizer": st.sampled_from(players.OPTIMIZERS),
     "d_lr": st.floats(0.0, 1e-2),
     "lr_schedule": st.sampled_from(config_lib.LR_SCHEDULES),
     "num_classes": st.sampled_from([0, 10]),
-    "d_conditioning": st.sampled_from(config_lib.CONDITIONINGS),
+    "d_conditioning": st.sampled_from(gan_config.CONDITIONINGS),
     "progressive_steps": st.sampled_from([0, 50]),
   }
 
@@ -184,7 +187,7 @@ def consistent(values: dict) -> dict:
     v["clip_weights"] = 0.01
   if v["loss"] == "wgan_gp" and not v["gradient_penalty"]:
     v["gradient_penalty"] = 10.0
-  if v["loss"] not in config_lib.LABELLED_LOSSES:
+  if v["loss"] not in gan_config.LABELLED_LOSSES:
     v["real_label"] = 1.0
   if v["gradient_penalty"]:
     v["d_batchnorm"] = False
@@ -230,11 +233,11 @@ def test_valid_configurations_parse_back_and_build_a_step(data, mnist_dir, tmp_p
   strategies = valid_values(mnist_dir, str(tmp_path_factory.getbasetemp() / "fuzz_valid"))
   values = consistent(
     {
-      f.name: data.draw(strategies[f.name], label=f.name) if f.name in strategies else f.default
-      for f in dataclasses.fields(Config)
+      name: data.draw(strategies[name], label=name) if name in strategies else default
+      for name, default in DEFAULTS.items()
     }
   )
-  config = Config(**values)
+  config = Config.from_flags(**values)
   argv = [f"--{name}={value!r}" if isinstance(value, float) else f"--{name}={value}" for name, value in values.items()]
   assert cli.parse_flags(dcgan.DEFAULTS, argv) == config
 
@@ -246,7 +249,7 @@ def test_valid_configurations_parse_back_and_build_a_step(data, mnist_dir, tmp_p
   step = make_train_step(config, generator, discriminator, axis_name=None)
   if config.skip_nonfinite:
     step = skip_nonfinite(step, axis_name=None)
-  local = config.d_steps * config.batch_size // DEVICES
+  local = config.family.d_steps * config.batch_size // DEVICES
   batch = {
     "image": jax.ShapeDtypeStruct((local, 28, 28, 1), jnp.float32),
     "label": jax.ShapeDtypeStruct((local,), jnp.int32),

@@ -165,7 +165,7 @@ def test_cycle_and_identity_losses_are_zero_for_identity_generators():
 
 
 def test_linear_decay_holds_for_the_first_half_then_falls_to_zero():
-  schedule = make_schedule(Config(lr_schedule="linear_decay", steps=100), 2e-4)
+  schedule = make_schedule(Config.from_flags(lr_schedule="linear_decay", steps=100), 2e-4)
   assert [float(schedule(s)) for s in (0, 50, 75, 100)] == pytest.approx([2e-4, 2e-4, 1e-4, 0.0])
 
 

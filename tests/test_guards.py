@@ -18,7 +18,7 @@ from ganjax.models import build_gan
 from ganjax.train.guards import skip_nonfinite
 from ganjax.train.loop import TrainingDiverged, replicate, train_and_evaluate
 
-CONFIG = Config(width=8, latent_dim=16)
+CONFIG = Config.from_flags(width=8, latent_dim=16)
 BATCH = 8
 
 

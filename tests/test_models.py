@@ -12,7 +12,7 @@ from ganjax.models import build_gan
 
 @pytest.mark.slow
 def test_generator_and_discriminator_shapes_and_ranges():
-  config = Config(width=16, latent_dim=32)
+  config = Config.from_flags(width=16, latent_dim=32)
   generator, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name=None)
   z = jax.random.normal(jax.random.key(0), (5, 32))
   g_vars = generator.init(jax.random.key(1), z, train=False)
@@ -42,7 +42,7 @@ def test_generator_layer_sizes_follow_the_tutorial():
 
 
 def test_d_width_sets_the_discriminator_channels_alone():
-  generator, discriminator = build_gan(Config(width=8, d_width=24), image_shape=(28, 28, 1), axis_name=None)
+  generator, discriminator = build_gan(Config.from_flags(width=8, d_width=24), image_shape=(28, 28, 1), axis_name=None)
   g_shapes = jax.tree.map(jnp.shape, generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)["params"])
   assert g_shapes["Dense_0"] == {"kernel": (100, 7 * 7 * 32)}  # G keeps --width's 4 x 8 channels
   d_vars = discriminator.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)), train=False)
@@ -54,7 +54,7 @@ def test_d_width_sets_the_discriminator_channels_alone():
 @pytest.mark.slow
 @pytest.mark.parametrize("size, start", [(32, 4), (64, 4)])
 def test_larger_dcgan_starts_at_4x4x8w_and_halves_channels(size, start):
-  config = Config(width=8, latent_dim=16)
+  config = Config.from_flags(width=8, latent_dim=16)
   generator, discriminator = build_gan(config, image_shape=(size, size, 3), axis_name=None)
   z = jnp.zeros((2, 16))
   g_vars = generator.init(jax.random.key(0), z, train=False)
@@ -75,4 +75,4 @@ def test_dcgan_refuses_sizes_it_cannot_generate():
 
   check_image_shape(Config(), (32, 32, 3))
   with pytest.raises(UsageError, match="218x178"):
-    check_image_shape(Config(dataset="celeb_a"), (218, 178, 3))
+    check_image_shape(Config.from_flags(dataset="celeb_a"), (218, 178, 3))

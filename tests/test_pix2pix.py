@@ -108,7 +108,7 @@ def test_unet_dropout_is_noise_in_training_only():
 
 
 def test_patch_discriminator_on_pairs_of_28x28_images():
-  _, discriminator = pix2pix_state.build_models(Config(width=4), 1, axis_name=None)
+  _, discriminator = pix2pix_state.build_models(Config.from_flags(width=4), 1, axis_name=None)
   pair = jnp.zeros((2, 28, 28, 2))
   logits, _ = discriminator.init_with_output(jax.random.key(0), pair, train=False)
   chex.assert_shape(logits, (2, 7, 7, 1))
@@ -139,7 +139,7 @@ def tiny_state(config):
 
 
 def test_the_step_updates_both_players_and_the_l1_only_baseline_leaves_d_alone():
-  config = Config(model="pix2pix", width=4, lr=1e-3, adversarial_weight=1.0)
+  config = Config.from_flags(model="pix2pix", width=4, lr=1e-3, adversarial_weight=1.0)
   state, step, batch = tiny_state(config)
   new, metrics = step(state, batch, jax.random.key(0))
   assert int(new.step) == 1
@@ -164,7 +164,7 @@ def optax_diff(a, b):
 def test_resumed_pix2pix_run_equals_uninterrupted_run(edges_dir, tmp_path):
   from ganjax.train.loop import train_and_evaluate
 
-  config = Config(
+  config = Config.from_flags(
     model="pix2pix",
     dataset="mnist_edges",
     width=4,

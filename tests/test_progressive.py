@@ -11,7 +11,7 @@ from ganjax.families.gan.state import create_state
 from ganjax.models import build_gan, progressive
 from ganjax.train.loop import train_and_evaluate
 
-CONFIG = Config(width=4, latent_dim=8, progressive_steps=100)
+CONFIG = Config.from_flags(width=4, latent_dim=8, progressive_steps=100)
 
 
 def test_stage_and_fade_in_follow_the_step():

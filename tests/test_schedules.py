@@ -6,9 +6,12 @@ import optax
 import pytest
 
 from ganjax.config import Config
+from ganjax.families import players
 from ganjax.train import schedules
 
-BASE = Config(lr=1e-3, steps=1000, decay_steps=100, decay_rate=0.5, warmup_steps=100, cycle_steps=200, min_lr_ratio=0.1)
+BASE = Config.from_flags(
+  lr=1e-3, steps=1000, decay_steps=100, decay_rate=0.5, warmup_steps=100, cycle_steps=200, min_lr_ratio=0.1
+)
 
 
 @pytest.mark.parametrize(
@@ -30,15 +33,15 @@ def test_schedule_values(name, expected):
 
 
 def test_d_learning_rate_defaults_to_g_and_can_differ():
-  g, d = schedules.player_schedules(BASE)
+  g, d = players.player_schedules(BASE)
   assert float(g(0)) == float(d(0)) == 1e-3
-  g, d = schedules.player_schedules(BASE.replace(d_lr=4e-3))  # TTUR
+  g, d = players.player_schedules(BASE.replace(d_lr=4e-3))  # TTUR
   assert float(d(0)) == pytest.approx(4e-3)
 
 
 def test_d_schedule_counts_training_steps_when_d_updates_several_times_per_step():
   config = BASE.replace(lr_schedule="exponential", d_steps=5)
-  _, d_tx = schedules.player_optimizers(config)
+  _, d_tx = players.player_optimizers(config, config.family.d_steps)
   params = {"w": jnp.zeros(())}
   state = d_tx.init(params)
   for _ in range(5 * 100):  # 100 training steps of 5 D updates

@@ -28,7 +28,7 @@ from ganjax.train.loop import train_and_evaluate
 @pytest.fixture
 def sr_config(mnist_dir, tmp_path) -> Config:
   """A tiny SRGAN on MNIST x4: 2 pre-training steps, then adversarial ones."""
-  return Config(
+  return Config.from_flags(
     model="srgan",
     dataset="mnist",
     width=4,
@@ -222,7 +222,7 @@ def test_sr_photos_builds_offline_with_whole_held_out_photographs(photos_dir):
 
 
 def test_div2k_loads_by_name_with_mock_data(tmp_path):
-  config = Config(model="srgan", dataset="div2k", hr_crop_size=16, upscale=4, data_dir=str(tmp_path))
+  config = Config.from_flags(model="srgan", dataset="div2k", hr_crop_size=16, upscale=4, data_dir=str(tmp_path))
   with tfds.testing.mock_data(num_examples=3):
     source = sr_pairs.load_pairs(config)
     batch = source.read(np.array([0, 150, 299]))
@@ -246,7 +246,8 @@ def test_div2k_loads_by_name_with_mock_data(tmp_path):
     ({"upscale": 3}, "power of two"),
     ({"hr_crop_size": 50}, "multiple of --upscale"),
     ({"dataset": "cifar10"}, "trains on"),
-    ({"loss": "wgan", "clip_weights": 0.01}, "takes --loss"),
+    ({"loss": "wgan"}, "takes --loss"),
+    ({"clip_weights": 0.01}, "--clip_weights is not an option of --model=srgan"),
   ],
 )
 def test_bad_srgan_flags_are_one_sentence_errors(changes, message):

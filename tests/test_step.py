@@ -12,7 +12,7 @@ from ganjax.families.gan.step import make_train_step
 from ganjax.models import build_gan
 from ganjax.train.loop import replicate, unreplicate
 
-CONFIG = Config(width=8, latent_dim=16)
+CONFIG = Config.from_flags(width=8, latent_dim=16)
 BATCH = 16
 
 

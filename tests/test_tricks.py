@@ -12,7 +12,7 @@ from ganjax.families.gan.step import make_train_step
 from ganjax.models import build_gan
 from ganjax.train.loop import replicate, unreplicate
 
-BASE = Config(width=8, latent_dim=16, steps=100)
+BASE = Config.from_flags(width=8, latent_dim=16, steps=100)
 LOCAL = 8
 
 
@@ -134,7 +134,7 @@ EVERYTHING = BASE.replace(
 )
 def test_tricks_combined_under_pmap_equal_one_device(config):
   validate(config)
-  batch, key = {"image": images(config.d_steps * 16)}, jax.random.key(7)
+  batch, key = {"image": images(config.family.d_steps * 16)}, jax.random.key(7)
   state, single = setup(config)
   expected = state
   for _ in range(3):  # the replay buffer fills, then feeds D
@@ -144,8 +144,8 @@ def test_tricks_combined_under_pmap_equal_one_device(config):
   devices = jax.local_devices()
   p_step = jax.pmap(sharded, axis_name="data", in_axes=(0, 0, None))
   # Each microbatch of 16 is split over the 4 devices, as the data pipeline lays it out.
-  per_device = batch["image"].reshape(config.d_steps, 4, 4, 28, 28, 1).transpose(1, 0, 2, 3, 4, 5)
-  sharded_batch = {"image": per_device.reshape(4, config.d_steps * 4, 28, 28, 1)}
+  per_device = batch["image"].reshape(config.family.d_steps, 4, 4, 28, 28, 1).transpose(1, 0, 2, 3, 4, 5)
+  sharded_batch = {"image": per_device.reshape(4, config.family.d_steps * 4, 28, 28, 1)}
   replicated = replicate(state, devices)
   for _ in range(3):
     replicated, metrics = p_step(replicated, sharded_batch, key)
@@ -153,5 +153,5 @@ def test_tricks_combined_under_pmap_equal_one_device(config):
   # Power-iteration vectors are unit vectors: an entry near 0 may move by ~1e-4 for 1e-6 in the weights.
   chex.assert_trees_all_close(got.checkpoint_items(), expected.checkpoint_items(), atol=2e-4, rtol=5e-5)
   chex.assert_trees_all_close(unreplicate(metrics), expected_metrics, atol=5e-5, rtol=5e-5)
-  assert int(got.replay.count) == 3 * config.d_steps * 16
+  assert int(got.replay.count) == 3 * config.family.d_steps * 16
   chex.assert_tree_all_finite(expected_metrics)

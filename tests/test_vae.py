@@ -89,7 +89,7 @@ def test_elbo_equals_its_closed_form_for_a_linear_gaussian_model():
 
 @pytest.fixture
 def vae_config(mnist_dir, tmp_path):
-  return Config(
+  return Config.from_flags(
     model="vae",
     latent_dim=4,
     width=4,

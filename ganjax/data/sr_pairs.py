@@ -37,7 +37,7 @@ SR_DATASETS = ("sr_photos", "mnist", "div2k")  # the datasets with low/high-reso
 
 
 def hr_crop_size(config: Config) -> int:
-  return config.hr_crop_size or DEFAULT_HR_CROP[config.dataset]
+  return config.family.hr_crop_size or DEFAULT_HR_CROP[config.dataset]
 
 
 class PairSource:
@@ -93,7 +93,7 @@ class PairSource:
 
 
 def _div2k_builder(config: Config, data_dir: str):
-  return open_builder(f"div2k/bicubic_x{config.upscale}", data_dir, "sr_photos")
+  return open_builder(f"div2k/bicubic_x{config.family.upscale}", data_dir, "sr_photos")
 
 
 def _records(config: Config, split: str):
@@ -109,16 +109,16 @@ def _records(config: Config, split: str):
 
 
 def load_pairs(config: Config, split: str = "train") -> PairSource:
-  """The training pairs of config.dataset at x config.upscale, HR crops of `hr_crop_size(config)`."""
+  """The training pairs of config.dataset at x config.family.upscale, HR crops of `hr_crop_size(config)`."""
   try:
     os.makedirs(config.data_dir or default_data_dir(), exist_ok=True)
   except OSError as e:
     raise UsageError(f"Cannot create the data directory ({e.strerror}); pass a writable --data_dir.") from e
   records, hr_key, lr_key = _records(config, split)
-  if config.dataset == "sr_photos" and config.upscale != sr_photos.FACTOR:
+  if config.dataset == "sr_photos" and config.family.upscale != sr_photos.FACTOR:
     lr_key = None  # the stored LR images are x4; other factors downscale the HR crops
   crops = DIV2K_CROPS_PER_IMAGE if config.dataset == "div2k" else 1
-  return PairSource(records, hr_crop_size(config), config.upscale, config.seed, hr_key, lr_key, crops)
+  return PairSource(records, hr_crop_size(config), config.family.upscale, config.seed, hr_key, lr_key, crops)
 
 
 def held_out_pairs(config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -128,9 +128,9 @@ def held_out_pairs(config: Config) -> list[tuple[np.ndarray, np.ndarray]]:
   (sr_photos at x4, DIV2K) or bicubic downscales.
   """
   records, hr_key, lr_key = _records(config, HELD_OUT_SPLIT[config.dataset])
-  if config.dataset == "sr_photos" and config.upscale != sr_photos.FACTOR:
+  if config.dataset == "sr_photos" and config.family.upscale != sr_photos.FACTOR:
     lr_key = None
-  f = config.upscale
+  f = config.family.upscale
   pairs = []
   for i in range(min(len(records), HELD_OUT_LIMIT or len(records))):
     record = records[i]

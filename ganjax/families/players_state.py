@@ -10,7 +10,7 @@ import optax
 from flax import struct
 
 from ganjax.config import Config
-from ganjax.train.schedules import player_optimizers
+from ganjax.families.players import player_optimizers
 
 PyTree = Any
 
@@ -43,10 +43,10 @@ class PlayersState(struct.PyTreeNode):
     return self.replace(**items)
 
 
-def initial_players(config: Config, g_vars: dict, d_vars: dict) -> dict[str, Any]:
+def initial_players(config: Config, g_vars: dict, d_vars: dict, d_updates_per_step: int = 1) -> dict[str, Any]:
   """The fields every G-and-D state starts with, from the players' `init` variables: step 0,
   their params and BatchNorm statistics (empty without BatchNorm), fresh optimizer states."""
-  g_tx, d_tx = player_optimizers(config)
+  g_tx, d_tx = player_optimizers(config, d_updates_per_step)
   return dict(
     step=jnp.zeros((), jnp.int32),
     g_params=g_vars["params"],

@@ -2,7 +2,8 @@
 
 Every package under `ganjax.families` is a family: its `__init__` names the `MODELS` it trains
 and whether it is `SCORED_AFTER_TRAINING`; its `task.make_task(config)` builds the `Task` the
-loop runs; its optional `config.validate(config)` checks its own flags; a family scored after
+loop runs; its optional `config` module holds the frozen dataclass of its own flags (`CONFIG`,
+a run's `config.family`) and `validate(config)`, their checks; a family scored after
 training has `evaluate.evaluate(config, state) -> dict`. Adding a family is one new package
 (and an experiment file); nothing here names one. A family that lives elsewhere (a user's own
 package, a test's toy family) joins with `register`.
@@ -72,37 +73,39 @@ def _module(model: str, name: str) -> types.ModuleType | None:
     return None
 
 
+def family_config(model: str) -> type:
+  """The frozen dataclass of `model`'s family's own flags (`<family>.config.CONFIG`), or the
+  empty `NoFamilyFlags` of a family that takes none."""
+  from ganjax.config import NoFamilyFlags  # a cycle
+
+  module = _module(model, "config")
+  return getattr(module, "CONFIG", NoFamilyFlags) if module is not None else NoFamilyFlags
+
+
 def family_fields(model: str) -> tuple[str, ...]:
-  """The Config fields `model`'s family takes beyond RUN_FIELDS; every field when it lists none."""
+  """The flags `model`'s family takes beyond the run's."""
   import dataclasses
 
-  from ganjax.config import Config  # a cycle
+  return tuple(f.name for f in dataclasses.fields(family_config(model)))
 
-  checks = _module(model, "config")
-  if checks is None or not hasattr(checks, "FIELDS"):
-    return tuple(f.name for f in dataclasses.fields(Config))
-  return tuple(checks.FIELDS)
+
+def flag_types() -> dict[str, type]:
+  """Every flag any family takes, the run's first, with its type: what the command line parses."""
+  from ganjax.config import field_types  # a cycle
+
+  types = field_types()
+  for model in models():
+    for name, kind in field_types(family_config(model)).items():
+      types.setdefault(name, kind)
+  return types
 
 
 def validate(config: Config) -> None:
-  """The family's own flag checks (`<family>.config.validate`), then one rule for every family
-  that lists its `config.FIELDS`: a flag it does not take (beyond the config's RUN_FIELDS) is
-  an error naming it, not silently ignored."""
-  import dataclasses
-
-  from ganjax.config import RUN_FIELDS, Config  # a cycle
-  from ganjax.errors import UsageError
-
-  checks = _module(config.model, "config")
-  if checks is not None and hasattr(checks, "validate"):
-    checks.validate(config)
-  taken, defaults = set(RUN_FIELDS) | set(family_fields(config.model)), Config()
-  for field in dataclasses.fields(Config):
-    if field.name not in taken and getattr(config, field.name) != getattr(defaults, field.name):
-      raise UsageError(
-        f"--{field.name} is not an option of --model={config.model} "
-        f"(the {family_name(config.model)} family); leave it out."
-      )
+  """The family's own flag checks (`<family>.config.validate`). A flag the family does not take
+  has no place in its config at all: `Config.replace` refuses it by name."""
+  module = _module(config.model, "config")
+  if module is not None and hasattr(module, "validate"):
+    module.validate(config)
 
 
 def make_task(config: Config) -> Task:

@@ -1,8 +1,8 @@
 """Learning-rate schedules (optax schedules: step -> learning rate) and the optimizers.
 
-Schedules count training steps (G updates). D's optimizer makes `d_steps` updates per
-step, so its schedule is read at update // d_steps: `--decay_steps` and the other lengths
-mean the same thing for both players.
+Schedules count training steps. An optimizer that makes several updates per step (a GAN's D
+with --d_steps) reads its schedule at update // updates: `--decay_steps` and the other lengths
+mean the same thing for both players (`ganjax.families.players`).
 """
 
 from __future__ import annotations
@@ -51,11 +51,6 @@ def make_schedule(config: Config, lr: float) -> optax.Schedule:
   raise ValueError(f"unknown schedule {name}")
 
 
-def player_schedules(config: Config) -> tuple[optax.Schedule, optax.Schedule]:
-  """(G's, D's) learning rate as functions of the training step."""
-  return make_schedule(config, config.lr), make_schedule(config, config.d_lr or config.lr)
-
-
 def _scaling(name: str, config: Config) -> optax.GradientTransformation:
   if name == "adam":
     return optax.scale_by_adam(b1=config.b1, b2=config.b2)
@@ -80,11 +75,3 @@ def make_optimizer(
     parts.append(optax.add_decayed_weights(weight_decay))
   parts.append(optax.scale_by_learning_rate(per_update))
   return optax.chain(*parts)
-
-
-def player_optimizers(config: Config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
-  g_schedule, d_schedule = player_schedules(config)
-  return (
-    make_optimizer(config.g_optimizer, config, g_schedule),
-    make_optimizer(config.d_optimizer, config, d_schedule, config.d_steps, config.d_weight_decay),
-  )

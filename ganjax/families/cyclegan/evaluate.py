@@ -39,7 +39,7 @@ def classifier_agreement(x: np.ndarray, labels: np.ndarray) -> float:
 def evaluate(config: Config, state: CycleGANState) -> dict:
   """The test-split metrics of `state`'s generators (see the module docstring)."""
   test_a, test_b = load_domains(config.dataset, "test", config.data_dir or None, config.image_size or None)
-  generator, _ = build_cyclegan(config.width, config.cyclegan_blocks, test_a.image_shape)
+  generator, _ = build_cyclegan(config.width, config.family.cyclegan_blocks, test_a.image_shape)
   translate = make_translate(generator)
   g_params = jax.device_get(state.g_params)
   read = lambda domain: domain.read(np.arange(len(domain)))  # noqa: E731

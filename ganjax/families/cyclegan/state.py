@@ -12,7 +12,7 @@ from ganjax import rng
 from ganjax.config import Config
 from ganjax.families.cyclegan import history_pool
 from ganjax.families.cyclegan.history_pool import HistoryPool
-from ganjax.train.schedules import player_optimizers
+from ganjax.families.players import player_optimizers
 from ganjax.train.task import PyTree
 
 Images = jax.Array  # [N, H, W, C] in [-1, 1]
@@ -65,7 +65,7 @@ def create_state(
     for name in ("a", "b")
   }
   g_tx, d_tx = player_optimizers(config)
-  pool = lambda: history_pool.empty(config.history_pool, image_shape) if config.history_pool else None  # noqa: E731
+  pool = lambda: history_pool.empty(config.family.history_pool, image_shape) if config.family.history_pool else None  # noqa: E731
   return CycleGANState(
     step=jnp.zeros((), jnp.int32),
     g_params=g_params,

@@ -12,7 +12,7 @@ from ganjax.config import Config
 from ganjax.families.cyclegan import history_pool
 from ganjax.families.cyclegan.losses import discriminator_loss, generator_losses
 from ganjax.families.cyclegan.state import CycleGANState
-from ganjax.train.schedules import player_schedules
+from ganjax.families.players import player_schedules
 from ganjax.train.task import pmean as mean_over_devices
 
 
@@ -20,7 +20,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
   """The pure step `(state, batch, seed_key) -> (state, metrics)`; batch {'a', 'b'}: [b, H, W, C]
   in [-1, 1], unpaired. With `axis_name=None` it can be jitted and called on one device."""
   g_schedule, d_schedule = player_schedules(config)
-  identity_weight = config.cycle_weight * config.identity_ratio
+  identity_weight = config.family.cycle_weight * config.family.identity_ratio
 
   def pmean(tree):
     return mean_over_devices(tree, axis_name)
@@ -50,7 +50,7 @@ def make_train_step(config: Config, generator: nn.Module, discriminator: nn.Modu
         scorer(state.d_params["b"]),
         real_a,
         real_b,
-        config.cycle_weight,
+        config.family.cycle_weight,
         identity_weight,
       )
       return total, (terms, fakes)

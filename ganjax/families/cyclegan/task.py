@@ -80,7 +80,7 @@ def make_task(config: Config) -> Task:
   domain_a, domain_b = load_domains(config.dataset, "train", data_dir, image_size)
   source = UnpairedSource(domain_a, domain_b, config.seed)
   check_image_shape(source.image_shape)
-  generator, discriminator = build_cyclegan(config.width, config.cyclegan_blocks, source.image_shape)
+  generator, discriminator = build_cyclegan(config.width, config.family.cyclegan_blocks, source.image_shape)
   state = create_state(config, generator, discriminator, source.image_shape, jax.random.key(config.seed))
 
   test_a, test_b = load_domains(config.dataset, "test", data_dir, image_size)

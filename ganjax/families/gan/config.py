@@ -1,33 +1,123 @@
-"""The noise-to-image GANs' flags. Their checks are the config's own (`ganjax.config`): the
-losses, regularisers and tricks are this family's, and were written before families were."""
+"""The noise-to-image GANs' flags (`config.family` of --model=dcgan and mlp) and their checks:
+the networks, the losses, the regularisers and the tricks."""
 
 from __future__ import annotations
 
-from ganjax.config import PLAYER_FIELDS
+import dataclasses
 
-FIELDS = PLAYER_FIELDS + (
-  "latent_dim",
-  "d_width",
-  "leak",
-  "dropout",
-  "init",
-  "g_batchnorm",
-  "d_batchnorm",
-  "spectral_norm",
-  "progressive_steps",
-  "num_classes",
-  "d_conditioning",
-  "loss",
-  "real_label",
-  "d_steps",
-  "gradient_penalty",
-  "r1_penalty",
-  "clip_weights",
-  "d_l2",
-  "instance_noise",
-  "instance_noise_steps",
-  "replay_size",
-  "replay_share",
-  "ema_decay",
-  "ema_warmup",
-)
+from ganjax.config import Config
+from ganjax.errors import UsageError
+from ganjax.families.players import PlayersConfig, validate_players
+
+INITS = ("glorot", "dcgan", "he", "lecun")
+LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
+# Losses whose D is a classifier of real vs fake, so a "real label" below 1 means something.
+LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
+CONDITIONINGS = ("concat", "projection")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig(PlayersConfig):
+  """G and D, the loss and the tricks (0 switches a weight or size off)."""
+
+  # Networks
+  latent_dim: int = 100
+  d_width: int = 0  # D's base channels when they differ from G's; 0: --width for both
+  leak: float = 0.2
+  dropout: float = 0.3
+  init: str = "dcgan"  # glorot | dcgan (N(0, 0.02)) | he | lecun
+  g_batchnorm: bool = True
+  d_batchnorm: bool = False
+  spectral_norm: bool = False  # of every D layer (Miyato et al. 2018)
+  progressive_steps: int = 0  # >0: grow 7 -> 14 -> 28 pixels, this many steps per stage (Karras et al. 2018)
+  num_classes: int = 0  # >0: class-conditional G and D (Mirza & Osindero 2014); 0: unconditional
+  d_conditioning: str = "concat"  # how D sees the label: one-hot maps or a projection
+  # Loss, regularisers and tricks
+  loss: str = "non_saturating"
+  real_label: float = 1.0  # one-sided label smoothing below 1 (Salimans et al. 2016)
+  d_steps: int = 1  # D updates per G update, all inside one step
+  gradient_penalty: float = 0.0  # lambda of WGAN-GP (Gulrajani et al. 2017)
+  r1_penalty: float = 0.0  # gamma of R1 on real data (Mescheder et al. 2018)
+  clip_weights: float = 0.0  # WGAN's clipping range c (Arjovsky et al. 2017)
+  d_l2: float = 0.0  # L2 penalty on D's weights, added to its loss
+  instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
+  instance_noise_steps: int = 0  # over this many steps; 0: over the whole run
+  replay_size: int = 0  # past fakes kept for D (Shrivastava et al. 2017)
+  replay_share: float = 0.5  # share of each fake batch D sees drawn from them
+  ema_decay: float = 0.0  # EMA of G's weights, used for samples and evaluation
+  # The EMA's decay ramps up as min(ema_decay, (1 + t) / (10 + t)) at update t, so the initial
+  # weights fade out in a few steps (TensorFlow's ExponentialMovingAverage with num_updates).
+  # Nothing without --ema_decay, so that --ema_decay=0 alone turns off the default DCGAN's EMA.
+  ema_warmup: bool = False
+
+
+CONFIG = GANConfig  # the registry finds a family's flags by this name
+
+
+def validate(config: Config) -> None:
+  """Raises UsageError naming the first bad value of the family's flags."""
+  gan = config.family
+  validate_players(gan)
+  for name, allowed in {"init": INITS, "loss": LOSSES, "d_conditioning": CONDITIONINGS}.items():
+    if getattr(gan, name) not in allowed:
+      raise UsageError(f"--{name}={getattr(gan, name)} is not one of {', '.join(allowed)}.")
+  for name in ("latent_dim", "d_steps"):
+    if getattr(gan, name) <= 0:
+      raise UsageError(f"--{name}={getattr(gan, name)} must be a positive integer.")
+  if not 0.0 <= gan.dropout < 1.0:
+    raise UsageError(f"--dropout={gan.dropout} must be in [0, 1).")
+  if gan.leak < 0:
+    raise UsageError(f"--leak={gan.leak} must be non-negative.")
+  _validate_tricks(config, gan)
+
+
+def _validate_tricks(config: Config, gan: GANConfig) -> None:
+  """Ranges of the regularisers, and the combinations that make no sense."""
+  non_negative = (
+    "gradient_penalty",
+    "r1_penalty",
+    "clip_weights",
+    "d_l2",
+    "instance_noise",
+    "instance_noise_steps",
+    "replay_size",
+    "d_width",
+    "num_classes",
+    "progressive_steps",
+  )
+  for name in non_negative:
+    if not getattr(gan, name) >= 0:
+      raise UsageError(f"--{name}={getattr(gan, name)} must be 0 (off) or positive.")
+  if not 0.0 < gan.real_label <= 1.0:
+    raise UsageError(f"--real_label={gan.real_label} must be in (0, 1]; 0.9 is one-sided label smoothing.")
+  if gan.real_label != 1.0 and gan.loss not in LABELLED_LOSSES:
+    raise UsageError(
+      f"--real_label applies to the {', '.join(LABELLED_LOSSES)} losses, whose D classifies "
+      f"real vs fake; --loss={gan.loss} has no labels to smooth."
+    )
+  if gan.clip_weights and gan.loss != "wgan":
+    raise UsageError(f"--clip_weights is WGAN's Lipschitz constraint and needs --loss=wgan, not --loss={gan.loss}.")
+  if gan.loss == "wgan" and not (gan.clip_weights or gan.spectral_norm or gan.gradient_penalty):
+    raise UsageError(
+      "--loss=wgan needs a Lipschitz constraint on the critic: --clip_weights=0.01, "
+      "--spectral_norm=true or --gradient_penalty=10."
+    )
+  if gan.loss == "wgan_gp" and not gan.gradient_penalty:
+    raise UsageError("--loss=wgan_gp needs --gradient_penalty > 0 (the paper uses 10).")
+  if gan.gradient_penalty and gan.d_batchnorm:
+    raise UsageError(
+      "The gradient penalty is per example and BatchNorm mixes examples: use "
+      "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4)."
+    )
+  if gan.progressive_steps and config.model != "dcgan":
+    raise UsageError("--progressive_steps grows the DCGAN (7 -> 14 -> 28 pixels); use it with --model=dcgan.")
+  if gan.progressive_steps and gan.replay_size:
+    raise UsageError("--replay_size does not combine with --progressive_steps: past fakes have another resolution.")
+  if gan.replay_size and gan.num_classes:
+    raise UsageError(
+      "--replay_size does not combine with a conditional model (--num_classes) yet: the buffer keeps no labels."
+    )
+  if gan.replay_size and not 0.0 < gan.replay_share < 1.0:
+    raise UsageError(f"--replay_share={gan.replay_share} must be in (0, 1) when --replay_size is on.")
+  if not 0.0 <= gan.ema_decay < 1.0:
+    raise UsageError(f"--ema_decay={gan.ema_decay} must be in [0, 1); 0.999 is typical.")

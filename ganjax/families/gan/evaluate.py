@@ -44,11 +44,11 @@ class PeriodicEvaluator:
     self.config = config
     # The weights that draw the samples, as for every sample and grid of the run: the EMA
     # generator's when one is kept, else G's own. Each row and the progress bar say which.
-    self.generator = "ema" if config.ema_decay > 0 else "g"
+    self.generator = "ema" if config.family.ema_decay > 0 else "g"
     self.label = f"{BEST_METRIC}({self.generator})"
     self.sample = make_sampler(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
-    self.noise = rng.example_normal(key, (config.eval_samples, config.latent_dim), axis_name=None)
+    self.noise = rng.example_normal(key, (config.eval_samples, config.family.latent_dim), axis_name=None)
     self.reference = sample_quality.reference_features(
       config.dataset, REFERENCE_SPLIT, config.data_dir or default_data_dir()
     )
@@ -78,7 +78,7 @@ class PeriodicEvaluator:
       state.g_batch_stats,
       self.noise[mine],
       labels=None if labels is None else labels[mine],
-      growth=progressive.sampling_growth(self.config.progressive_steps, step),
+      growth=progressive.sampling_growth(self.config.family.progressive_steps, step),
     )
     if self.processes > 1:
       # Called between steps, with none in flight: this gather's collectives pair up alone.

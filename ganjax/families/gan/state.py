@@ -79,10 +79,10 @@ def create_state(
 ) -> GANState:
   """Initial state; `image_shape` is one image's [H, W, C]."""
   init_key = rng.stream(seed_key, "init")
-  z = jnp.zeros((1, config.latent_dim), jnp.float32)
-  labels = jnp.zeros((1,), jnp.int32) if config.num_classes else None
+  z = jnp.zeros((1, config.family.latent_dim), jnp.float32)
+  labels = jnp.zeros((1,), jnp.int32) if config.family.num_classes else None
   x = jnp.zeros((1, *image_shape), jnp.float32)
-  if config.progressive_steps:  # every stage's layers, so the state never changes shape
+  if config.family.progressive_steps:  # every stage's layers, so the state never changes shape
     g_vars = generator.init(
       rng.stream(init_key, "generator"), z, train=False, labels=labels, method=_every_generator_stage
     )
@@ -93,7 +93,7 @@ def create_state(
     g_vars = generator.init(rng.stream(init_key, "generator"), z, train=False, labels=labels)
     d_vars = discriminator.init(rng.stream(init_key, "discriminator"), x, train=False, labels=labels)
   return GANState(
-    **initial_players(config, g_vars, d_vars),
-    g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.ema_decay else None,
-    replay=replay.empty(config.replay_size, image_shape) if config.replay_size else None,
+    **initial_players(config, g_vars, d_vars, config.family.d_steps),
+    g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if config.family.ema_decay else None,
+    replay=replay.empty(config.family.replay_size, image_shape) if config.family.replay_size else None,
   )

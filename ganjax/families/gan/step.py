@@ -26,8 +26,8 @@ from ganjax import losses, regularisers, rng
 from ganjax.config import Config
 from ganjax.families.gan import replay
 from ganjax.families.gan.state import GANState
+from ganjax.families.players import player_schedules
 from ganjax.models import progressive
-from ganjax.train.schedules import player_schedules
 from ganjax.train.task import pmean
 
 Batch = dict[str, jax.Array]
@@ -43,19 +43,19 @@ def make_train_step(
 ) -> Callable[[GANState, Batch, jax.Array], tuple[GANState, Metrics]]:
   """`generator` and `discriminator` must be built with the same `axis_name`.
 
-  The batch holds `config.d_steps` real minibatches, one after the other on each device.
+  The batch holds `config.family.d_steps` real minibatches, one after the other on each device.
   With progressive growing, `stage` (static: it sets the resolution) picks the step of that
   stage; its fade-in weight follows from the state's step.
   """
-  loss = losses.make_loss(config.loss, config.real_label)
+  loss = losses.make_loss(config.family.loss, config.family.real_label)
   g_schedule, d_schedule = player_schedules(config)
-  noise_anneal_steps = config.instance_noise_steps or config.steps
+  noise_anneal_steps = config.family.instance_noise_steps or config.steps
 
   def growth(step):
     """The models' progressive-growing arguments at `step` (none without growing)."""
     if stage is None:
       return {}
-    return {"stage": stage, "alpha": progressive.alpha_at(step, stage, config.progressive_steps)}
+    return {"stage": stage, "alpha": progressive.alpha_at(step, stage, config.family.progressive_steps)}
 
   def generate(g_params, g_batch_stats, z, labels, step):
     fake, updates = generator.apply(
@@ -83,13 +83,13 @@ def make_train_step(
 
   def noisy(images, step, key):
     """D's input with instance noise, when it is on."""
-    if not config.instance_noise:
+    if not config.family.instance_noise:
       return images
-    std = regularisers.instance_noise_std(step, config.instance_noise, noise_anneal_steps)
+    std = regularisers.instance_noise_std(step, config.family.instance_noise, noise_anneal_steps)
     return images + std * rng.example_normal(key, images.shape, axis_name)
 
   def latents(key, local_batch):
-    return rng.example_normal(rng.stream(key, "noise"), (local_batch, config.latent_dim), axis_name)
+    return rng.example_normal(rng.stream(key, "noise"), (local_batch, config.family.latent_dim), axis_name)
 
   def g_loss_on_fresh(fake_logits, replaced):
     """G's loss over the fakes D saw fresh (all of them without replay).
@@ -102,7 +102,7 @@ def make_train_step(
     terms = jax.vmap(lambda logit: loss.g_loss(logit[None]))(fake_logits)
     devices = jax.lax.psum(1, axis_name) if axis_name else 1
     global_batch = fake_logits.shape[0] * devices
-    global_fresh = global_batch - jnp.floor(global_batch * config.replay_share)
+    global_fresh = global_batch - jnp.floor(global_batch * config.family.replay_share)
     return jnp.sum(jnp.where(replaced, 0.0, terms)) * devices / global_fresh
 
   def d_objective(d_params, d_batch_stats, real, fake, labels, replaced, step, key):
@@ -130,15 +130,17 @@ def make_train_step(
     def critic(images):  # for the input-gradient penalties; its batch_stats updates are dropped
       return discriminate(d_params, stats, images, labels, rng.stream(key, "dropout_penalty"), step)[0]
 
-    if config.gradient_penalty:
+    if config.family.gradient_penalty:
       alpha = jax.vmap(lambda k: jax.random.uniform(k))(
         rng.example_keys(rng.stream(key, "gp_alpha"), real.shape[0], axis_name)
       )
-      penalties["gradient_penalty"] = config.gradient_penalty * regularisers.gradient_penalty(critic, real, fake, alpha)
-    if config.r1_penalty:
-      penalties["r1_penalty"] = 0.5 * config.r1_penalty * regularisers.r1_penalty(critic, real)
-    if config.d_l2:
-      penalties["d_l2"] = config.d_l2 * regularisers.l2_penalty(d_params)
+      penalties["gradient_penalty"] = config.family.gradient_penalty * regularisers.gradient_penalty(
+        critic, real, fake, alpha
+      )
+    if config.family.r1_penalty:
+      penalties["r1_penalty"] = 0.5 * config.family.r1_penalty * regularisers.r1_penalty(critic, real)
+    if config.family.d_l2:
+      penalties["d_l2"] = config.family.d_l2 * regularisers.l2_penalty(d_params)
     d_total = d_adversarial + sum(penalties.values())
     g_loss = g_loss_on_fresh(fake_logits, replaced)
     outputs = jax.nn.sigmoid if loss.outputs_logits else (lambda x: x)
@@ -155,14 +157,14 @@ def make_train_step(
     """(D's fake batch, which rows are replayed or None): past fakes mixed in when on."""
     if state.replay is None:
       return fake, None
-    replaced = replay.replay_mask(fake.shape[0], config.replay_share, axis_name)
+    replaced = replay.replay_mask(fake.shape[0], config.family.replay_share, axis_name)
     return replay.mix(state.replay, fake, replaced, rng.stream(key, "replay"), axis_name), replaced
 
   def apply_d_update(state, d_grads, d_batch_stats, fake):
     d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
-    if config.clip_weights:
-      d_params = regularisers.clip_weights(d_params, config.clip_weights)
+    if config.family.clip_weights:
+      d_params = regularisers.clip_weights(d_params, config.family.clip_weights)
     buffer = state.replay if state.replay is None else replay.insert(state.replay, fake, axis_name)
     return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats, replay=buffer)
 
@@ -171,8 +173,8 @@ def make_train_step(
     g_params = optax.apply_updates(state.g_params, g_updates)
     ema = state.g_ema_params
     if ema is not None:
-      decay = config.ema_decay
-      if config.ema_warmup:  # state.step: the updates before this one
+      decay = config.family.ema_decay
+      if config.family.ema_warmup:  # state.step: the updates before this one
         t = state.step.astype(jnp.float32)
         decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
       ema = regularisers.ema_update(ema, g_params, decay)
@@ -224,7 +226,9 @@ def make_train_step(
     # Unrolled: XLA:CPU runs the weight-gradient convolutions inside a while loop on a slow
     # generic path (100 ms instead of 4 ms for the DCGAN critic's at batch 64: WGAN-GP's step was
     # 10 s). Unrolled, the D updates compile to straight-line code, the same ops in the same order.
-    state, d_metrics = jax.lax.scan(one_d_update, state, (reals, labels, jnp.arange(config.d_steps)), unroll=True)
+    state, d_metrics = jax.lax.scan(
+      one_d_update, state, (reals, labels, jnp.arange(config.family.d_steps)), unroll=True
+    )
     g_labels = None if labels is None else labels[-1]
     d_metrics = jax.tree.map(jnp.mean, d_metrics)
     g_key = rng.stream(key, "generator_update")
@@ -252,12 +256,12 @@ def make_train_step(
     conditional model); seed_key: the run's key, same every step."""
     key = rng.step_key(seed_key, state.step)
     images = batch["image"]
-    local_batch = images.shape[0] // config.d_steps
+    local_batch = images.shape[0] // config.family.d_steps
     if stage is not None:  # the reals at the stage's resolution, faded in as G's output is
       images = progressive.reals_at(images, stage, growth(state.step)["alpha"])
-    reals = images.reshape(config.d_steps, local_batch, *images.shape[1:])
-    labels = batch["label"].reshape(config.d_steps, local_batch) if config.num_classes else None
-    if config.d_steps == 1:
+    reals = images.reshape(config.family.d_steps, local_batch, *images.shape[1:])
+    labels = batch["label"].reshape(config.family.d_steps, local_batch) if config.family.num_classes else None
+    if config.family.d_steps == 1:
       new_state, metrics = simultaneous_update(state, reals[0], None if labels is None else labels[0], key)
     else:
       new_state, metrics = alternating_update(state, reals, labels, key)
@@ -271,8 +275,10 @@ def make_train_step(
     if stage is not None:
       metrics["resolution"] = jnp.asarray(progressive.RESOLUTIONS[stage], jnp.float32)
       metrics["fade_in"] = growth(state.step)["alpha"]
-    if config.instance_noise:
-      metrics["instance_noise"] = regularisers.instance_noise_std(state.step, config.instance_noise, noise_anneal_steps)
+    if config.family.instance_noise:
+      metrics["instance_noise"] = regularisers.instance_noise_std(
+        state.step, config.family.instance_noise, noise_anneal_steps
+      )
     return new_state, pmean(metrics, axis_name)
 
   return train_step

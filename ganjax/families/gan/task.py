@@ -19,12 +19,12 @@ GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
 
 def grid_columns(config: Config) -> int:
   """8 columns; a conditional model gets one column per class."""
-  return config.num_classes or 8
+  return config.family.num_classes or 8
 
 
 def grid_noise(config: Config) -> jax.Array:
   key = rng.stream(jax.random.key(config.seed), "sample_grid")
-  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.latent_dim))
+  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.family.latent_dim))
 
 
 def make_task(config: Config) -> Task:
@@ -36,7 +36,7 @@ def make_task(config: Config) -> Task:
 
   def phase(step: int):
     """The resolution stage when growing progressively; one phase otherwise."""
-    return progressive.stage_at(step, config.progressive_steps) if config.progressive_steps else None
+    return progressive.stage_at(step, config.family.progressive_steps) if config.family.progressive_steps else None
 
   def make_step(stage):
     return make_train_step(config, generator, discriminator, axis_name="data", stage=stage)
@@ -51,7 +51,7 @@ def make_task(config: Config) -> Task:
       host_state.g_batch_stats,
       noise,
       labels,
-      **progressive.sampling_growth(config.progressive_steps, step),
+      **progressive.sampling_growth(config.family.progressive_steps, step),
     )
     images.save_png(path, images.grid(images.to_uint8(jax.device_get(fakes)), columns=grid_columns(config)))
 
@@ -68,7 +68,7 @@ def make_task(config: Config) -> Task:
     write_samples=write_samples,
     phase=phase,
     progress=(("d", "d_loss"), ("g", "g_loss")),
-    microbatches=config.d_steps,
+    microbatches=config.family.d_steps,
     data_position=data_position,
     make_evaluator=make_evaluator,
   )

@@ -38,8 +38,8 @@ def evaluate(config: Config, state: Pix2pixState) -> dict:
   results = {
     "step": int(state.step),
     "test_images": len(output),
-    "l1_weight": config.l1_weight,
-    "adversarial_weight": config.adversarial_weight,
+    "l1_weight": config.family.l1_weight,
+    "adversarial_weight": config.family.adversarial_weight,
     "test_l1": float(np.mean(np.abs(out01 - target01), dtype=np.float64)),
     "test_psnr": float(np.asarray(image_quality.psnr(out01, target01, 1.0)).mean(dtype=np.float64)),
     "test_ssim": float(np.asarray(image_quality.ssim(out01, target01, 1.0)).mean(dtype=np.float64)),

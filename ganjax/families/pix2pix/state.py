@@ -19,10 +19,14 @@ class Pix2pixState(PlayersState):
 def build_models(config: Config, out_channels: int, axis_name: str | None = "data") -> tuple[UNet, PatchDiscriminator]:
   """G and D. D: the PatchGAN with two stride-2 layers for 28x28 images (7x7 patch scores)."""
   generator = UNet(
-    out_channels=out_channels, width=config.width, dropout=config.dropout, leak=config.leak, axis_name=axis_name
+    out_channels=out_channels,
+    width=config.width,
+    dropout=config.family.dropout,
+    leak=config.family.leak,
+    axis_name=axis_name,
   )
   discriminator = PatchDiscriminator(
-    width=config.width, downsamples=2, norm="batch", leak=config.leak, axis_name=axis_name
+    width=config.width, downsamples=2, norm="batch", leak=config.family.leak, axis_name=axis_name
   )
   return generator, discriminator
 

@@ -10,9 +10,9 @@ from ganjax import rng
 from ganjax.config import Config
 from ganjax.families.pix2pix.losses import d_loss, g_adversarial_loss, l1_loss
 from ganjax.families.pix2pix.state import Pix2pixState
+from ganjax.families.players import player_schedules
 from ganjax.models.patchgan import PatchDiscriminator
 from ganjax.models.unet import UNet
-from ganjax.train.schedules import player_schedules
 from ganjax.train.task import pmean as mean_over_devices
 
 
@@ -22,7 +22,7 @@ def make_train_step(config: Config, generator: UNet, discriminator: PatchDiscrim
   With D on, one D and one G update from one G pass and one D pass on each of the real and
   the fake pairs; G's adversarial gradient goes through D before its update.
   """
-  adversarial = config.adversarial_weight > 0
+  adversarial = config.family.adversarial_weight > 0
   g_schedule, d_schedule = player_schedules(config)
 
   def pmean(tree):
@@ -58,7 +58,7 @@ def make_train_step(config: Config, generator: UNet, discriminator: PatchDiscrim
     )
     g_l1, l1_cotangent = jax.value_and_grad(l1_loss)(fake, target)
     metrics = {"g_l1": g_l1}
-    fake_cotangent = config.l1_weight * l1_cotangent
+    fake_cotangent = config.family.l1_weight * l1_cotangent
     if adversarial:
       (d_total, g_adv), d_vjp, (d_batch_stats, aux) = jax.vjp(
         lambda d_params, fake: both_losses(d_params, state.d_batch_stats, x, target, fake),
@@ -69,16 +69,16 @@ def make_train_step(config: Config, generator: UNet, discriminator: PatchDiscrim
       one, zero = jnp.ones_like(d_total), jnp.zeros_like(g_adv)
       d_grads, _ = d_vjp((one, zero))
       _, adv_cotangent = d_vjp((zero, one))
-      fake_cotangent = fake_cotangent + config.adversarial_weight * adv_cotangent
+      fake_cotangent = fake_cotangent + config.family.adversarial_weight * adv_cotangent
       d_grads, d_batch_stats = pmean((d_grads, d_batch_stats))
       d_updates, d_opt_state = state.d_tx.update(d_grads, state.d_opt_state, state.d_params)
       state = state.replace(
         d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state, d_batch_stats=d_batch_stats
       )
       metrics.update(d_loss=d_total, g_adversarial=g_adv, d_grad_norm=optax.tree.norm(d_grads), **aux)
-      metrics["g_loss"] = config.adversarial_weight * g_adv + config.l1_weight * g_l1
+      metrics["g_loss"] = config.family.adversarial_weight * g_adv + config.family.l1_weight * g_l1
     else:
-      metrics["g_loss"] = config.l1_weight * g_l1
+      metrics["g_loss"] = config.family.l1_weight * g_l1
     (g_grads,) = g_vjp(fake_cotangent)
     g_grads, g_batch_stats = pmean((g_grads, g_batch_stats))
     g_updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)

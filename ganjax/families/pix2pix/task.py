@@ -37,7 +37,9 @@ def make_translate(generator: nn.Module):
 
 
 def load_split(config: Config, split: str) -> PairedSource:
-  return load_paired_source(config.dataset, split, config.data_dir or None, config.input_feature, config.target_feature)
+  return load_paired_source(
+    config.dataset, split, config.data_dir or None, config.family.input_feature, config.family.target_feature
+  )
 
 
 def as_three_channels(x: np.ndarray, channels: int) -> np.ndarray:
@@ -68,7 +70,7 @@ def make_task(config: Config) -> Task:
     picture = images.grid(images.to_uint8(triplets.reshape(-1, *triplets.shape[2:])), columns=3 * GRID_TRIPLETS)
     images.save_png(path, picture)
 
-  progress = (("d", "d_loss"), ("l1", "g_l1")) if config.adversarial_weight else (("l1", "g_l1"),)
+  progress = (("d", "d_loss"), ("l1", "g_l1")) if config.family.adversarial_weight else (("l1", "g_l1"),)
   return Task(
     state=state,
     source=source,

@@ -48,7 +48,7 @@ def image_scores(output: np.ndarray, target: np.ndarray, config: Config) -> dict
   """Per-image PSNR, SSIM (and VIF, per image or per mosaic) of uint8 [N, H, W, C] images."""
   a, b = luma(output), luma(target)
   if config.dataset != "mnist":
-    s = config.upscale
+    s = config.family.upscale
     a, b = a[:, s:-s, s:-s], b[:, s:-s, s:-s]
   scores = {
     "psnr": image_quality.psnr(jnp.asarray(a), jnp.asarray(b), 255.0),
@@ -65,12 +65,15 @@ def evaluate(config: Config, host_state: SRGANState) -> dict:
   """{'bicubic': {...}, <model>: {...}, ...} averaged over the held-out images; <model> is
   'srresnet' when the run never left pre-training, else 'srgan'."""
   step = int(host_state.step)
-  model = "srresnet" if step <= config.pretrain_steps else "srgan"
+  model = "srresnet" if step <= config.family.pretrain_steps else "srgan"
   collected: dict[str, dict[str, list]] = {"bicubic": {}, model: {}}
   count = 0
   for lr, hr in sr_pairs.held_out_pairs(config):
     generator, _ = build_models(config, hr.shape[-1], axis_name=None)
-    outputs = {"bicubic": bicubic_upscale(lr, config.upscale), model: srgan.super_resolve(generator, host_state, lr)}
+    outputs = {
+      "bicubic": bicubic_upscale(lr, config.family.upscale),
+      model: srgan.super_resolve(generator, host_state, lr),
+    }
     for name, output in outputs.items():
       for metric, values in image_scores(output, hr, config).items():
         collected[name].setdefault(metric, []).append(values)
@@ -82,7 +85,7 @@ def evaluate(config: Config, host_state: SRGANState) -> dict:
   space = (
     "grey, whole 28x28 digits; vif on 4x4-digit mosaics"
     if config.dataset == "mnist"
-    else f"Y (BT.601), {config.upscale}-pixel border shaved"
+    else f"Y (BT.601), {config.family.upscale}-pixel border shaved"
   )
   return {
     "step": step,
@@ -90,7 +93,7 @@ def evaluate(config: Config, host_state: SRGANState) -> dict:
     "dataset": config.dataset,
     "split": sr_pairs.HELD_OUT_SPLIT[config.dataset],
     "images": count,
-    "upscale": config.upscale,
+    "upscale": config.family.upscale,
     "scored_on": space,
     **averages,
   }

@@ -53,9 +53,9 @@ class FeatureNetwork:
 
 def make_feature_network(config: Config) -> FeatureNetwork | None:
   """The network `--feature_network` names, with its weights loaded; None for 'none' or a zero weight."""
-  if config.feature_network == "none" or not config.perceptual_weight:
+  if config.family.feature_network == "none" or not config.family.perceptual_weight:
     return None
-  if config.feature_network == "mnist_classifier":
+  if config.family.feature_network == "mnist_classifier":
     from ganjax.metrics import mnist_features
     from ganjax.models.classifier import MnistClassifier
 
@@ -63,11 +63,11 @@ def make_feature_network(config: Config) -> FeatureNetwork | None:
       return MnistClassifier().apply({"params": params}, images)[0]
 
     return FeatureNetwork("mnist_classifier", classifier_features, mnist_features.load_params())
-  if config.feature_network == "vgg19":
+  if config.family.feature_network == "vgg19":
     from ganjax.models import vgg19
 
     def vgg54(params, images):  # VGG19's block5_conv4 after ReLU, on Keras' preprocessing
       return vgg19.VGG19("block5_conv4").apply({"params": params}, vgg19.preprocess(images))
 
-    return FeatureNetwork("vgg19", vgg54, vgg19.load_keras_weights(config.vgg19_weights))
-  raise ValueError(f"unknown feature network {config.feature_network}")
+    return FeatureNetwork("vgg19", vgg54, vgg19.load_keras_weights(config.family.vgg19_weights))
+  raise ValueError(f"unknown feature network {config.family.feature_network}")

@@ -27,12 +27,12 @@ class SRGANState(PlayersState):
 def build_models(config: Config, channels: int, axis_name: str | None) -> tuple[nn.Module, nn.Module]:
   generator = SRResNet(
     width=config.width,
-    residual_blocks=config.residual_blocks,
-    upscale=config.upscale,
+    residual_blocks=config.family.residual_blocks,
+    upscale=config.family.upscale,
     channels=channels,
     axis_name=axis_name,
   )
-  return generator, SRDiscriminator(width=config.width, leak=config.leak, axis_name=axis_name)
+  return generator, SRDiscriminator(width=config.width, leak=config.family.leak, axis_name=axis_name)
 
 
 def create_state(
@@ -44,7 +44,9 @@ def create_state(
 ) -> SRGANState:
   """Initial state for HR crops of `hr_shape` [H, W, C] (D's Dense layer depends on it)."""
   init_key = rng.stream(jax.random.key(config.seed), "init")
-  lr = jnp.zeros((1, hr_shape[0] // config.upscale, hr_shape[1] // config.upscale, hr_shape[2]), jnp.float32)
+  lr = jnp.zeros(
+    (1, hr_shape[0] // config.family.upscale, hr_shape[1] // config.family.upscale, hr_shape[2]), jnp.float32
+  )
   g_vars = generator.init(rng.stream(init_key, "generator"), lr, train=False)
   d_vars = discriminator.init(rng.stream(init_key, "discriminator"), jnp.zeros((1, *hr_shape)), train=False)
   return SRGANState(

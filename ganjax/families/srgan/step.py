@@ -27,7 +27,7 @@ def make_train_step(
 
   SRGAN draws no randomness; the seed key is part of the shared step signature.
   """
-  adversarial = losses.make_loss(config.loss, config.real_label)
+  adversarial = losses.make_loss(config.family.loss, config.family.real_label)
 
   def generate(g_params, g_batch_stats, lr):
     sr, updates = generator.apply(
@@ -47,7 +47,7 @@ def make_train_step(
     perceptual = jnp.zeros((), jnp.float32)
     if feature_network is not None:
       perceptual = srgan_losses.perceptual_loss(lambda x: feature_network.apply(state.feature_params, x), sr, hr)
-    return config.content_weight * content + config.perceptual_weight * perceptual, (content, perceptual)
+    return config.family.content_weight * content + config.family.perceptual_weight * perceptual, (content, perceptual)
 
   def apply_g_update(state, g_grads, g_batch_stats):
     updates, g_opt_state = state.g_tx.update(g_grads, state.g_opt_state, state.g_params)
@@ -98,7 +98,7 @@ def make_train_step(
     )
     one, zero = jnp.ones_like(d_loss), jnp.zeros_like(d_loss)
     d_grads, _ = d_vjp((one, zero))
-    _, sr_adversarial = d_vjp((zero, config.adversarial_weight * one))
+    _, sr_adversarial = d_vjp((zero, config.family.adversarial_weight * one))
     (reference, (content, perceptual)), sr_reference = jax.value_and_grad(
       lambda x: reference_terms(state, x, hr), has_aux=True
     )(sr)
@@ -113,7 +113,7 @@ def make_train_step(
       "content_loss": content,
       "perceptual_loss": perceptual,
       "adversarial_loss": g_adversarial,
-      "g_loss": reference + config.adversarial_weight * g_adversarial,
+      "g_loss": reference + config.family.adversarial_weight * g_adversarial,
       "d_loss": d_loss,
       **aux,
       "psnr": srgan_losses.batch_psnr(sr, hr),

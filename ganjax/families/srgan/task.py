@@ -57,7 +57,7 @@ def grid_pairs(config: Config) -> tuple[np.ndarray, np.ndarray]:
   if config.dataset == "mnist":
     lr, hr = groups[0]
     return lr[: GRID_EXAMPLES["mnist"]], hr[: GRID_EXAMPLES["mnist"]]
-  f, crops = config.upscale, []
+  f, crops = config.family.upscale, []
   for lr, hr in groups:
     for one_lr, one_hr in zip(lr, hr):
       side = min(GRID_PHOTO_CROP // f, *one_lr.shape[:2])
@@ -92,7 +92,9 @@ def make_task(config: Config) -> Task:
     return make_train_step(config, generator, discriminator, feature_network, phase, axis_name="data")
 
   def write_samples(host_state: SRGANState, step: int, path: str) -> None:
-    images.save_png(path, sample_grid(inference_generator, host_state, grid_lr, grid_hr, config.upscale, per_row))
+    images.save_png(
+      path, sample_grid(inference_generator, host_state, grid_lr, grid_hr, config.family.upscale, per_row)
+    )
 
   data_position = {"seed": config.seed, "dataset": config.dataset, "hr_shape": list(source.hr_shape)}
   return Task(
@@ -100,7 +102,7 @@ def make_task(config: Config) -> Task:
     source=source,
     make_step=make_step,
     write_samples=write_samples,
-    phase=lambda step: phase_at(step, config.pretrain_steps),
+    phase=lambda step: phase_at(step, config.family.pretrain_steps),
     progress=(("psnr", "psnr"), ("d", "d_loss")),
     data_position=data_position,
     curves=(

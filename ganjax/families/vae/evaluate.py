@@ -30,7 +30,7 @@ def test_neg_elbo(config: Config, model: VAE, params: PyTree, x: np.ndarray) -> 
   sums = {"nll": 0.0, "kl": 0.0, "neg_elbo": 0.0}
   for start in range(0, len(x), EVAL_BATCH):
     batch = jnp.asarray(x[start : start + EVAL_BATCH])
-    eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (config.latent_dim,)))(
+    eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (config.family.latent_dim,)))(
       start + jnp.arange(len(batch))
     )
     for name, value in jax.device_get(terms(params, batch, eps)).items():
@@ -40,7 +40,7 @@ def test_neg_elbo(config: Config, model: VAE, params: PyTree, x: np.ndarray) -> 
 
 def prior_samples(config: Config, model: VAE, params: PyTree, num: int) -> np.ndarray:
   """`num` decoder means of z ~ N(0, I) from the 'eval' stream, float32 [num, H, W, C] in [-1, 1]."""
-  z = rng.example_normal(rng.stream(jax.random.key(config.seed), "eval"), (num, config.latent_dim), None)
+  z = rng.example_normal(rng.stream(jax.random.key(config.seed), "eval"), (num, config.family.latent_dim), None)
   decode = jax.jit(lambda p, z: 2.0 * decoder_mean(model.apply({"params": p}, z, method=VAE.decode)[0]) - 1.0)
   return np.concatenate([np.asarray(decode(params, z[i : i + EVAL_BATCH])) for i in range(0, num, EVAL_BATCH)])
 
@@ -56,8 +56,8 @@ def evaluate(config: Config, state: VAEState) -> dict:
   elbo = test_neg_elbo(config, model, params, x)
   results = {
     "step": int(state.step),
-    "likelihood": config.likelihood,
-    "beta": config.beta,
+    "likelihood": config.family.likelihood,
+    "beta": config.family.beta,
     "test_images": len(x),
     "test_neg_elbo_nats": elbo["neg_elbo"],
     "test_nll_nats": elbo["nll"],

@@ -31,16 +31,16 @@ class VAEState(struct.PyTreeNode):
 
 def build_model(config: Config, channels: int) -> VAE:
   return VAE(
-    latent_dim=config.latent_dim,
+    latent_dim=config.family.latent_dim,
     channels=channels,
     width=config.width,
     hidden=16 * config.width,
-    gaussian=config.likelihood == "gaussian",
+    gaussian=config.family.likelihood == "gaussian",
   )
 
 
 def create_state(config: Config, model: VAE, image_shape: tuple[int, int, int], seed_key: jax.Array) -> VAEState:
   x = jnp.zeros((1, *image_shape), jnp.float32)
-  params = model.init(rng.stream(seed_key, "init"), x, jnp.zeros((1, config.latent_dim)))["params"]
+  params = model.init(rng.stream(seed_key, "init"), x, jnp.zeros((1, config.family.latent_dim)))["params"]
   tx = make_optimizer("adam", config, make_schedule(config, config.lr))
   return VAEState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), tx=tx)

@@ -23,12 +23,12 @@ def make_train_step(config: Config, model: VAE, axis_name: str | None = "data"):
     x = intensities(batch["image"])
     # eps per global example index: the same draws on 1 device or 4.
     eps = rng.example_normal(
-      rng.stream(rng.step_key(seed_key, state.step), "latent"), (x.shape[0], config.latent_dim), axis_name
+      rng.stream(rng.step_key(seed_key, state.step), "latent"), (x.shape[0], config.family.latent_dim), axis_name
     )
 
     def objective(params):
       terms = elbo_terms(model, params, x, eps)
-      return jnp.mean(terms["nll"] + config.beta * terms["kl"]), terms
+      return jnp.mean(terms["nll"] + config.family.beta * terms["kl"]), terms
 
     (loss, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
     grads = pmean(grads, axis_name)

@@ -77,7 +77,7 @@ def make_task(config: Config) -> Task:
   model = build_model(config, source.image_shape[-1])
   seed_key = jax.random.key(config.seed)
   state = create_state(config, model, source.image_shape, seed_key)
-  noise = jax.random.normal(rng.stream(seed_key, "sample_grid"), (GRID * GRID, config.latent_dim))
+  noise = jax.random.normal(rng.stream(seed_key, "sample_grid"), (GRID * GRID, config.family.latent_dim))
   examples = jnp.asarray(test_images(config, GRID * GRID // 2))
   draw_grids = jax.jit(lambda params: sample_grids(model, params, noise, examples))
 
