@@ -218,9 +218,10 @@ def architecture_differences(saved: dict, config: Config) -> list[str]:
   # Fields added after the checkpoint was written read as their defaults.
   defaults = Config(model=current["model"]).flat()
   saved = flatten(saved)
-  old = {k: saved.get(k, defaults.get(k)) for k in ARCHITECTURE_FIELDS}
-  now = {k: current.get(k) for k in ARCHITECTURE_FIELDS}
-  diffs = [f"{k}={old[k]!r} in the checkpoint, {now[k]!r} now" for k in ARCHITECTURE_FIELDS if old[k] != now[k]]
+  # Only the flags of the current family: a flat config of older workdirs held every family's.
+  names = [k for k in ARCHITECTURE_FIELDS if k in current]
+  old = {k: saved.get(k, defaults[k]) for k in names}
+  diffs = [f"{k}={old[k]!r} in the checkpoint, {current[k]!r} now" for k in names if old[k] != current[k]]
   saved_ema = saved.get("ema_decay", 0.0) > 0
   current_ema = current.get("ema_decay", 0.0) > 0
   if saved_ema != current_ema:

@@ -298,7 +298,7 @@ def tiny_network(variables, images):
 class StubGenerator:
   """What `load_generator` returns, without training a run: noise images at step 1."""
 
-  config = types.SimpleNamespace(dataset="mnist", num_classes=0)
+  config = types.SimpleNamespace(dataset="mnist", family=types.SimpleNamespace(num_classes=0))
   step = 1
   source = "a stand-in generator at step 1"  # what the command names as the checkpoint it read
   weights = "g"  # G's own: the stand-in keeps no EMA generator

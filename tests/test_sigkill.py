@@ -1,7 +1,6 @@
 """SIGKILL at random moments, saves included: each restart resumes from an intact checkpoint,
 and the final parameters equal an uninterrupted run's bitwise (same machine, same devices)."""
 
-import dataclasses
 import pathlib
 
 import chex
@@ -24,11 +23,8 @@ def flags_of(config: Config) -> list[str]:
   from experiments import dcgan
 
   always = ("width", "latent_dim", "batch_size", "steps", "workdir", "data_dir", "accelerator")
-  return [
-    f"--{f.name}={getattr(config, f.name)}"
-    for f in dataclasses.fields(Config)
-    if f.name in always or getattr(config, f.name) != getattr(dcgan.DEFAULTS, f.name)
-  ]
+  defaults = dcgan.DEFAULTS.flat()
+  return [f"--{name}={value}" for name, value in config.flat().items() if name in always or value != defaults[name]]
 
 
 def final_checkpoint(config: Config):

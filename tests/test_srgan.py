@@ -320,7 +320,7 @@ def test_experiment_trains_writes_grids_and_scores_then_only_rescores(sr_config,
   monkeypatch.setattr(sr_pairs, "HELD_OUT_LIMIT", 64)  # the real runs score all 10,000 test digits
   flags = [
     f"--{k}={v}"
-    for k, v in vars(sr_config).items()
+    for k, v in sr_config.flat().items()
     if k
     in (
       "dataset",
