@@ -1,6 +1,7 @@
 """Class-conditional DCGAN on MNIST or Fashion-MNIST (Mirza & Osindero 2014, DCGAN nets).
 
     python -m experiments.cgan
+    python -m experiments.cgan --preset=tutorial      # the TF tutorial's nets and settings, 8k steps
     python -m experiments.cgan --d_conditioning=projection --workdir=runs/cgan_projection
     python -m experiments.cgan --dataset=fashion_mnist --workdir=runs/cgan_fashion
     python -m experiments.sample --workdir=runs/cgan --num=30 --labels=3,1,4 --out=digits.png
@@ -12,24 +13,19 @@ labels of the real batch. Grids show one class per column.
 
 import sys
 
+from experiments import dcgan
 from ganjax import cli
-from ganjax.config import Config
 
-DEFAULTS = Config.from_flags(
-  model="dcgan",
-  dataset="mnist",
-  workdir="runs/cgan",
-  num_classes=10,
-  d_conditioning="concat",
-  batch_size=64,
-  steps=8000,
-  lr=2e-4,
-  b1=0.5,
-)
+# The default DCGAN's network and training (issue 13's screens), with labels: 3 seeds scored
+# fid_mnist 7.57 ± 0.49 and drew the requested digit 99.28% of the time (docs/gan_family.md).
+DEFAULTS = dcgan.DEFAULTS.replace(workdir="runs/cgan", num_classes=10, d_conditioning="concat")
+# The earlier default: the TF tutorial's network and settings, with labels, for 8,000 steps
+# (fid_mnist 13.8, 97.5% of the requested digits).
+PRESETS = {"tutorial": dcgan.TUTORIAL.replace(workdir="runs/cgan", num_classes=10, d_conditioning="concat", steps=8000)}
 
 
 def main(argv=None) -> int:
-  return cli.run_experiment(DEFAULTS, argv, description=__doc__)
+  return cli.run_experiment(DEFAULTS, argv, description=__doc__, presets=PRESETS)
 
 
 if __name__ == "__main__":

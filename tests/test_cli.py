@@ -373,3 +373,17 @@ def test_help_groups_the_flags_by_section_and_shows_only_the_experiments_family(
 )
 def test_a_flag_or_model_of_another_family_is_a_one_line_error(capsys, argv, fragment):
   assert_one_line_error(capsys, dcgan.main(argv), fragment)
+
+
+def test_the_cgan_is_the_default_dcgan_with_labels_and_its_old_default_a_preset():
+  from experiments import cgan
+
+  default = cli.parse_flags(cgan.DEFAULTS, []).flat()
+  dcgan_default = cli.parse_flags(dcgan.DEFAULTS, []).flat()
+  changed = {k: (dcgan_default[k], v) for k, v in default.items() if dcgan_default[k] != v}
+  assert changed == {"workdir": ("runs/dcgan", "runs/cgan"), "num_classes": (0, 10)}
+  # The earlier default: the tutorial's nets and settings with labels, for 8,000 steps.
+  tutorial = cli.parse_flags(cgan.DEFAULTS, ["--preset=tutorial"], presets=cgan.PRESETS).flat()
+  dcgan_tutorial = cli.parse_flags(dcgan.DEFAULTS, ["--preset=tutorial"], presets=dcgan.PRESETS).flat()
+  changed = {k: (dcgan_tutorial[k], v) for k, v in tutorial.items() if dcgan_tutorial[k] != v}
+  assert changed == {"workdir": ("runs/dcgan", "runs/cgan"), "num_classes": (0, 10), "steps": (4000, 8000)}
