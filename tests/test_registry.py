@@ -232,3 +232,15 @@ def test_a_flag_the_family_does_not_take_is_refused_by_name(model, flag):
   extra = {"loss": "lsgan", "eval_every": 0} if model == "cyclegan" else {}
   with pytest.raises(UsageError, match=f"--{flag}"):
     validate(Config.from_flags(model=model, **extra, **{flag: value}))
+
+
+def test_replace_keeps_the_family_within_it_and_starts_afresh_in_another():
+  from ganjax.families.vae.config import VAEConfig
+
+  dcgan = Config.from_flags(ema_decay=0.99, latent_dim=8)
+  mlp = dcgan.replace(model="mlp")
+  assert (mlp.family.ema_decay, mlp.family.latent_dim) == (0.99, 8)  # dcgan and mlp: one family
+  assert dcgan.replace(model="vae").family == VAEConfig()
+  assert dcgan.replace(model="vae", latent_dim=4).family == VAEConfig(latent_dim=4)
+  with pytest.raises(UsageError, match="--model=stylegan is not one of"):
+    dcgan.replace(model="stylegan", latent_dim=4)
