@@ -1,18 +1,21 @@
 """Every speed and memory figure of the speed issue, with one command, in one run.
 
-    python benchmarks/speed_suite.py                 # about 10 minutes on the 2-core CPU
+    python benchmarks/speed_suite.py                 # about 20 minutes on the 2-core CPU
     python benchmarks/speed_suite.py --quick         # fewer timed steps
 
 Each measurement runs in its own process (so its peak memory is its own):
-- the DCGAN train step (batch 256, one D and one G update) for ganjax, TF/Keras and PyTorch
+- the DCGAN train step (batches 256 and 64, one D and one G update) for ganjax, TF/Keras and PyTorch
   (../shared/peers), with ratios, ganjax's first-step compile time and peak RSS
   (benchmarks/train_step.py);
 - the same ganjax step pmapped over 1, 2 and 4 (fake) CPU devices, same global batch;
-- the input pipeline alone: images/s of the training batches from the prepared MNIST;
+- the input pipeline alone: images/s of the training batches from MNIST's decoded images in
+  memory, and decoding every batch from TFDS's records instead;
 - evaluation: images/s through the MNIST feature network, and the seconds of fid_mnist
   (features of 10,000 samples, Frechet distance against the cached test-split features);
-- the whole training loop: images/s of `python -m experiments.dcgan --batch_size=<batch>` over
-  its steps 10 to 50 (read from the run's TensorBoard log), against the pure step;
+- the whole training loop at each batch: images/s of `python -m experiments.dcgan
+  --batch_size=<batch>` over about 10,000 images from its step 10 on (steps 10 to 50 at 256,
+  read from the run's TensorBoard log), with `--preset=tutorial` (the peers' network, which
+  the step rows time) and with the defaults (width 32, no dropout, EMA), against the pure step;
 - the peak resident memory of a default `experiments.dcgan` run (a few hundred steps).
 """
 
@@ -33,17 +36,17 @@ import train_step  # noqa: E402
 
 
 def measure_pipeline(batch: int, steps: int) -> None:
-  """Images/s of `Batches` (read, decode, scale, lay out) with no training behind it: in the
-  first epoch (every image decoded from TFDS) and after it (MNIST's decoded images kept)."""
-  import numpy as np
+  """Images/s of `Batches` (read, scale, lay out) with no training behind it: from the decoded
+  images every run now holds in memory, and, for comparison, decoding each batch from TFDS's
+  records as the first epoch did before the decoded split was kept on disk."""
+  from ganjax.data.pipeline import Batches, BatchSpec, ImageSource, load_source
 
-  from ganjax.data.pipeline import Batches, BatchSpec, load_source
-
-  source = load_source("mnist", "train")
+  in_memory = load_source("mnist", "train")  # decoded once per data directory, then read back
+  decoding = ImageSource(in_memory.records, cache_bytes=0)
   spec = BatchSpec(batch, 1)
 
-  def rate(start_step: int) -> float:
-    batches = Batches(source, spec, seed=0, start_step=start_step)
+  def rate(source) -> float:
+    batches = Batches(source, spec, seed=0)
     next(batches)  # the reader thread is started and warm
     start = time.perf_counter()
     for _ in range(steps):
@@ -52,11 +55,7 @@ def measure_pipeline(batch: int, steps: int) -> None:
     batches.close()
     return batch * steps / elapsed
 
-  first_epoch = rate(0)
-  for indices in range(0, len(source), 4096):  # the rest of the first epoch, untimed
-    source.read(np.arange(indices, min(indices + 4096, len(source))))
-  later = rate(len(source) // batch)  # the first step of epoch 2
-  print(f"peer=pipeline batch={batch} images_per_s={first_epoch:.1f} later_epochs_images_per_s={later:.1f}")
+  print(f"peer=pipeline batch={batch} images_per_s={rate(in_memory):.1f} decoding_images_per_s={rate(decoding):.1f}")
 
 
 def measure_evaluation(num: int) -> None:
@@ -101,18 +100,20 @@ def run_default_training(steps: int) -> dict[str, str]:
   return {"peak_rss_mb": f"{peak:.0f}", "wall_s": f"{elapsed:.1f}", "steps": str(steps)}
 
 
-def end_to_end(batch: int, first: int = 10, last: int = 50, every: int = 10) -> dict[str, str]:
-  """Images/s of a real `experiments.dcgan` run over its steps `first` to `last`: data,
-  dispatch, metrics and the progress bar included, compilation (before `first`) left out."""
+def end_to_end(batch: int, *flags: str, first: int = 10, every: int = 10) -> dict[str, str]:
+  """Images/s of a real `experiments.dcgan` run (`flags` on its defaults) over its steps
+  `first` to `first` + about 10,000 images: data, dispatch, metrics and the progress bar
+  included, compilation (before `first`) left out."""
+  last = first + every * max(4, -(-10_240 // (batch * every)))  # steps 10 to 50 at batch 256
   with tempfile.TemporaryDirectory() as workdir:
-    result = train_dcgan(workdir, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}")
+    result = train_dcgan(workdir, *flags, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}")
     if result.returncode:
       return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
   # Each logged rate covers the `every` steps before it: the whole stretch is their harmonic mean.
   windows = [rates[s] for s in range(first + every, last + 1, every)]
   seconds = sum(every * batch / r for r in windows)
-  return {"images_per_s": f"{(last - first) * batch / seconds:.1f}"}
+  return {"images_per_s": f"{(last - first) * batch / seconds:.1f}", "steps": f"{first}-{last}"}
 
 
 def window_rates(log_dir: str, tag: str) -> dict[int, float]:
@@ -138,73 +139,85 @@ def with_devices(count: int) -> dict[str, str]:
   return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}", JAX_PLATFORMS="cpu")
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--batch", type=int, default=256)
-  parser.add_argument("--quick", action="store_true", help="fewer timed steps (noisier)")
-  parser.add_argument("--only", choices=("pipeline", "evaluation", "loop"), help=argparse.SUPPRESS)
-  parser.add_argument("--torch_python", default=str(train_step.TORCH_PYTHON))
-  args = parser.parse_args()
-  steps = 8 if args.quick else 20
-  if args.only == "pipeline":
-    return measure_pipeline(args.batch, 200)
-  if args.only == "evaluation":
-    return measure_evaluation(10_000)
-  if args.only == "loop":
-    return print(f"peer=loop {' '.join(f'{k}={v}' for k, v in end_to_end(args.batch).items())}")
-
+def step_rows(batch: int, steps: int, torch_python: str) -> dict[str, dict[str, str]]:
+  """The pure train step at `batch`: ganjax, TF/Keras, PyTorch, then ganjax again (which
+  brackets the peers: how much the machine drifted)."""
   python = sys.executable
-  step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={args.batch}", f"--steps={steps}"]
-  # The first ganjax row (run first, so the peers see the same machine state after it) is the reference.
+  step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={batch}", f"--steps={steps}"]
   rows = {"ganjax": train_step.run(step_cmd)}
   rows["tf-keras"] = train_step.run(
-    [python, "-c", train_step.PEER_LAUNCHER, str(train_step.PEERS / "tf_dcgan.py"), str(args.batch), str(steps)]
+    [python, "-c", train_step.PEER_LAUNCHER, str(train_step.PEERS / "tf_dcgan.py"), str(batch), str(steps)]
   )
-  if pathlib.Path(args.torch_python).exists():
-    rows["pytorch"] = train_step.run(
-      [
-        args.torch_python,
-        "-c",
-        train_step.PEER_LAUNCHER,
-        str(train_step.PEERS / "torch_dcgan.py"),
-        str(args.batch),
-        str(steps),
-      ]
-    )
+  if pathlib.Path(torch_python).exists():
+    peer = str(train_step.PEERS / "torch_dcgan.py")
+    rows["pytorch"] = train_step.run([torch_python, "-c", train_step.PEER_LAUNCHER, peer, str(batch), str(steps)])
   else:
-    rows["pytorch"] = {"error": f"no {args.torch_python}; run benchmarks/setup_torch_venv.sh"}
-  rows["ganjax (again)"] = train_step.run(step_cmd)  # brackets the peers: how much the machine drifted
+    rows["pytorch"] = {"error": f"no {torch_python}; run benchmarks/setup_torch_venv.sh"}
+  rows["ganjax (again)"] = train_step.run(step_cmd)
+  return rows
+
+
+def print_loop_rows(batch: int, rows: dict[str, dict[str, str]], loops: dict[str, dict[str, str]]) -> None:
+  """The whole loop's images/s against the pure steps of the same batch."""
+  ours = float(rows["ganjax"].get("images_per_s", "nan"))
+  tf_speed = float(rows["tf-keras"].get("images_per_s", "nan"))
+  for name, loop in loops.items():
+    speed = float(loop.get("images_per_s", "nan"))
+    print(
+      f"  whole loop, {name} (steps {loop.get('steps', '-')}): {loop.get('images_per_s', loop.get('error'))} images/s"
+      f" = {speed / ours:.2f} x ganjax's pure step, {speed / tf_speed:.2f} x TF/Keras's"
+    )
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--batches", default="256,64", help="comma-separated batch sizes of the step and loop rows")
+  parser.add_argument("--quick", action="store_true", help="fewer timed steps (noisier)")
+  parser.add_argument("--only", choices=("pipeline", "evaluation"), help=argparse.SUPPRESS)
+  parser.add_argument("--torch_python", default=str(train_step.TORCH_PYTHON))
+  args = parser.parse_args()
+  batches = [int(b) for b in args.batches.split(",")]
+  steps = 8 if args.quick else 20
+  if args.only == "pipeline":
+    return measure_pipeline(batches[0], 200)
+  if args.only == "evaluation":
+    return measure_evaluation(10_000)
+
+  python = sys.executable
+  per_batch = {}
+  for batch in batches:
+    rows = step_rows(batch, steps, args.torch_python)
+    # The peers' network (the tutorial preset) is what the step rows time; the default
+    # (width 32, no dropout, EMA) is what `python -m experiments.dcgan` trains.
+    loops = {"--preset=tutorial (the peers' network)": end_to_end(batch, "--preset=tutorial")}
+    loops["the default (width 32, no dropout, EMA)"] = end_to_end(batch)
+    per_batch[batch] = rows, loops
+  step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={batches[0]}", f"--steps={steps}"]
   scaling = {k: train_step.run(step_cmd, env=with_devices(k)) for k in (1, 2, 4)}
-  pipeline = train_step.run([python, __file__, "--only=pipeline", f"--batch={args.batch}"])
+  pipeline = train_step.run([python, __file__, "--only=pipeline", f"--batches={batches[0]}"])
   evaluation = train_step.run([python, __file__, "--only=evaluation"])
   training = run_default_training(200 if args.quick else 500)
-  whole_loop = end_to_end(args.batch)
 
-  ours = float(rows["ganjax"].get("images_per_s", "nan"))
-  print()
-  train_step.print_table(rows, args.batch, steps)
-  print(f"\nScaling (same global batch {args.batch}, fake CPU devices on {os.cpu_count()} cores)")
+  for batch, (rows, loops) in per_batch.items():
+    print()
+    train_step.print_table(rows, batch, steps)
+    print_loop_rows(batch, rows, loops)
+  ours = float(per_batch[batches[0]][0]["ganjax"].get("images_per_s", "nan"))
+  print(f"\nScaling (same global batch {batches[0]}, fake CPU devices on {os.cpu_count()} cores)")
   one = float(scaling[1].get("images_per_s", "nan"))
   for count, row in scaling.items():
     speed = float(row.get("images_per_s", "nan"))
     print(f"  {count} device(s): {speed:8.1f} images/s  ({speed / one:.2f} x one device)")
   print(
     "\nInput pipeline alone: "
-    f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s in the first epoch "
-    f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step), "
-    f"{pipeline.get('later_epochs_images_per_s', '-')} images/s after it "
-    f"({float(pipeline.get('later_epochs_images_per_s', 'nan')) / ours:.1f} x)"
+    f"{pipeline.get('images_per_s', pipeline.get('error'))} images/s from the decoded images in memory "
+    f"({float(pipeline.get('images_per_s', 'nan')) / ours:.1f} x the train step); decoding every batch "
+    f"from TFDS's records {pipeline.get('decoding_images_per_s', '-')} images/s "
+    f"({float(pipeline.get('decoding_images_per_s', 'nan')) / ours:.1f} x)"
   )
   print(
     f"Evaluation: MNIST feature network {evaluation.get('features_images_per_s', evaluation.get('error'))} "
     f"images/s; fid_mnist on 10,000 samples {evaluation.get('fid_total_s', '-')} s"
-  )
-  loop_speed = float(whole_loop.get("images_per_s", "nan"))
-  tf_speed = float(rows["tf-keras"].get("images_per_s", "nan"))
-  print(
-    f"Whole loop (experiments.dcgan --batch_size={args.batch}, steps 10 to 50): "
-    f"{whole_loop.get('images_per_s', whole_loop.get('error'))} images/s "
-    f"({loop_speed / ours:.2f} x ganjax's pure step, {loop_speed / tf_speed:.2f} x TF/Keras's pure step)"
   )
   print(
     f"Default experiments.dcgan run: peak RSS {training.get('peak_rss_mb', training.get('error'))} MB "

@@ -147,3 +147,49 @@ def test_a_small_dataset_is_decoded_once_and_gives_the_same_batches():
       np.testing.assert_array_equal(a[name], b[name])
   assert cached.records.reads - reads_before == len(records)  # each record once, in the first epoch
   assert streamed.records.reads > 3 * len(records)
+
+
+def test_a_decoded_split_is_saved_once_and_read_back_unchanged(tmp_path):
+  from ganjax.data.pipeline import DecodedFile, ImageSource
+
+  rng = np.random.default_rng(1)
+  records = [{"image": rng.integers(0, 256, (5, 5, 1), dtype=np.uint8), "label": i % 4} for i in range(30)]
+  saved = DecodedFile(str(tmp_path / "decoded.npz"), fingerprint="records v1")
+  first = ImageSource(CountingRecords(records), decoded_file=saved)
+  assert first.records.reads == 1 + len(records)  # the shape probe, then every record before any batch
+  again = ImageSource(CountingRecords(records), decoded_file=saved)
+  assert again.records.reads == 1  # the shape probe only: the rest came from the file
+  indices = np.arange(len(records))[::-1]
+  expected = ImageSource(records, cache_bytes=0).read(indices)
+  for source in (first, again):
+    got = source.read(indices)
+    for name in ("image", "label"):
+      np.testing.assert_array_equal(got[name], expected[name])
+      assert got[name].dtype == expected[name].dtype
+
+
+def test_a_stale_or_damaged_decoded_file_is_decoded_again(tmp_path):
+  from ganjax.data.pipeline import DecodedFile, ImageSource
+
+  records = [{"image": np.full((4, 4, 1), i, np.uint8), "label": i} for i in range(10)]
+  path = str(tmp_path / "decoded.npz")
+  ImageSource(records, decoded_file=DecodedFile(path, "records v1"))
+  other_records = ImageSource(CountingRecords(records), decoded_file=DecodedFile(path, "records v2"))
+  assert other_records.records.reads == 1 + len(records)
+  with open(path, "r+b") as f:  # truncated, as by a full disk or a killed writer
+    f.truncate(100)
+  damaged = ImageSource(CountingRecords(records), decoded_file=DecodedFile(path, "records v2"))
+  assert damaged.records.reads == 1 + len(records)
+  np.testing.assert_array_equal(damaged.read(np.arange(10))["label"], np.arange(10))
+
+
+def test_load_source_keeps_mnist_decoded_beside_its_records(mnist_dir):
+  import glob
+
+  first = load_source("mnist", "test", data_dir=mnist_dir)
+  assert glob.glob(f"{mnist_dir}/mnist/*/ganjax_decoded_test.npz")
+  again = load_source("mnist", "test", data_dir=mnist_dir)
+  indices = np.random.default_rng(0).choice(len(first), 64, replace=False)
+  from_records = first.__class__(first.records, cache_bytes=0).read(indices)
+  for name in ("image", "label"):
+    np.testing.assert_array_equal(again.read(indices)[name], from_records[name])
