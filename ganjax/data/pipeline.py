@@ -131,9 +131,10 @@ class ImageSource:
     """Every image decoded before the first batch: read back from `decoded_file`, or decoded
     now and saved there for the next run.
 
-    A cache filled during the first epoch cost that epoch's steps a TFDS decode per image on
-    the cores the train step needs: 20-30% of the MNIST DCGAN's steps/s at batch 256
-    (runs/loop_probe.py, 2026-12-02). Saved, the decoded split loads in well under a second.
+    A cache filled during the first epoch cost that epoch a TFDS decode per image (about 3,600
+    images/s on one core of the 2-core CPU) beside the train step; where a step takes
+    milliseconds (a GPU) that decode, not the step, would set the pace. Saved, MNIST's train
+    split loads in about 0.2 s (benchmarks/loop_costs.py compares the two feeds).
     """
     if decoded_file.load_into(self._cache):
       self._cache["filled"][:] = True
