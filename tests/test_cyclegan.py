@@ -263,7 +263,9 @@ def test_paired_datasets_and_gan_options_are_refused(tmp_path):
 @pytest.mark.slow
 def test_experiment_trains_resumes_exactly_and_evaluates(tmp_path):
   """On mock mnist_styles: a 3 + 3-step run (resumed by the command) ends bitwise where a 6-step one does."""
-  flags = {**TINY, "log_every": 2, "sample_every": 3, "checkpoint_every": 100, "data_dir": str(tmp_path / "tfds")}
+  # --eval_samples below the 16 mock test digits per domain: the evaluation scores that many.
+  flags = {**TINY, "log_every": 2, "sample_every": 3, "checkpoint_every": 100, "eval_samples": 5}
+  flags["data_dir"] = str(tmp_path / "tfds")
   argv = [f"--{k}={v}" for k, v in flags.items()]
   config = experiment.DEFAULTS.replace(**flags)
   with tfds.testing.mock_data(num_examples=16):
@@ -278,6 +280,7 @@ def test_experiment_trains_resumes_exactly_and_evaluates(tmp_path):
   with open(os.path.join(resumed_dir, "results.json")) as f:
     results = json.load(f)
   assert results["step"] == 6 and 0 <= results["cycle_l1_a"] <= 2
+  assert results["test_images_a"] == results["test_images_b"] == 5
   assert 0 <= results["class_agreement_a_to_b"] <= 1 and "ink_fake_b" in results
   assert os.path.exists(os.path.join(resumed_dir, "samples", "grid_000006.png"))
   rows = [json.loads(line) for line in open(os.path.join(resumed_dir, "metrics.jsonl"))]

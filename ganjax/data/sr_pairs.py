@@ -22,7 +22,8 @@ import numpy as np
 
 from ganjax.config import Config
 from ganjax.data import sr_photos
-from ganjax.data.pipeline import default_data_dir, load_source, open_builder
+from ganjax.data.offline_mnist import prepare_mnist
+from ganjax.data.pipeline import default_data_dir, open_builder
 from ganjax.errors import UsageError
 
 HELD_OUT_SPLIT = {"sr_photos": "test", "mnist": "test", "div2k": "validation"}
@@ -100,7 +101,9 @@ def _records(config: Config, split: str):
   """(records, hr key, lr key or None) of `split` of config.dataset."""
   data_dir = config.data_dir or default_data_dir()
   if config.dataset == "mnist":
-    return load_source("mnist", split, data_dir).records, "image", None
+    # The raw records, not load_source's ImageSource: that decodes the whole split into memory
+    # first (16 s for MNIST's train split in a new data dir), and PairSource reads records.
+    return open_builder("mnist", data_dir, "mnist", prepare_mnist).as_data_source(split=split), "image", None
   if config.dataset == "sr_photos":
     return sr_photos.prepare_sr_photos(data_dir).as_data_source(split=split), "hr", "lr"
   if config.dataset == "div2k":

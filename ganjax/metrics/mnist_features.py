@@ -24,7 +24,8 @@ WEIGHTS = os.path.join(os.path.dirname(__file__), "weights", "mnist_classifier.m
 @functools.lru_cache(maxsize=4)
 def load_params(path: str = WEIGHTS):
   """The classifier's params, read once per process."""
-  template = MnistClassifier().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+  # The structure alone (shapes, no values): initialising would draw and compile for nothing.
+  template = jax.eval_shape(MnistClassifier().init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
   try:
     with open(path, "rb") as f:
       return flax.serialization.from_bytes(template, f.read())

@@ -19,11 +19,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ganjax.models import initializers
 from ganjax.models.layers import SubPixelConvTranspose
 from ganjax.models.patchgan import PatchDiscriminator
 
 DOWNSAMPLES = 2  # the generator's stride-2 steps: images need sides divisible by 4
-INIT = nn.initializers.normal(0.02)  # Zhu et al.'s code: N(0, 0.02) weights
+INIT = initializers.normal(0.02)  # Zhu et al.'s code: N(0, 0.02) weights
 
 
 def reflect_pad(x: jax.Array, pad: int) -> jax.Array:

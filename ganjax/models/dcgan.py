@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ganjax.models import progressive
+from ganjax.models import initializers, progressive
 from ganjax.models.layers import (
   Dropout,
   StridedConv,
@@ -34,10 +34,10 @@ from ganjax.models.layers import (
 )
 
 INITIALIZERS: dict[str, Callable] = {
-  "glorot": nn.initializers.glorot_uniform(),  # Keras' default, as in the tutorial
-  "dcgan": nn.initializers.normal(0.02),  # Radford et al. 2015
-  "he": nn.initializers.he_normal(),
-  "lecun": nn.initializers.lecun_normal(),
+  "glorot": initializers.glorot_uniform(),  # Keras' default, as in the tutorial
+  "dcgan": initializers.normal(0.02),  # Radford et al. 2015
+  "he": initializers.he_normal(),
+  "lecun": initializers.lecun_normal(),
 }
 
 

@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ganjax.models import initializers
+
 NORMS = ("batch", "instance", "none")
 
 
@@ -28,7 +30,7 @@ class PatchDiscriminator(nn.Module):
   norm: str = "batch"
   leak: float = 0.2
   axis_name: str | None = None  # BatchNorm statistics averaged over this pmap axis
-  kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.02)  # pix2pix: N(0, 0.02)
+  kernel_init: initializers.Initializer = initializers.normal(0.02)  # pix2pix: N(0, 0.02)
 
   def _normalize(self, x: jax.Array, train: bool) -> jax.Array:
     if self.norm == "batch":

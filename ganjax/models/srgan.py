@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ganjax.models.layers import Conv, Dense
+
 
 def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
   """Depth to space (Shi et al. 2016): [N, H, W, C * r * r] -> [N, H * r, W * r, C].
@@ -54,15 +56,15 @@ class SRResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    x = nn.PReLU()(nn.Conv(self.width, (9, 9), padding="SAME")(x))
+    x = nn.PReLU()(Conv(self.width, (9, 9), padding="SAME")(x))
     skip = x
     for _ in range(self.residual_blocks):
-      y = nn.PReLU()(self._bn(nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)(x), train))
-      x = x + self._bn(nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)(y), train)
-    x = skip + self._bn(nn.Conv(self.width, (3, 3), padding="SAME", use_bias=False)(x), train)
+      y = nn.PReLU()(self._bn(Conv(self.width, (3, 3), padding="SAME", use_bias=False)(x), train))
+      x = x + self._bn(Conv(self.width, (3, 3), padding="SAME", use_bias=False)(y), train)
+    x = skip + self._bn(Conv(self.width, (3, 3), padding="SAME", use_bias=False)(x), train)
     for _ in range(upsampling_stages(self.upscale)):
-      x = nn.PReLU()(pixel_shuffle(nn.Conv(4 * self.width, (3, 3), padding="SAME")(x), 2))
-    return nn.Conv(self.channels, (9, 9), padding="SAME")(x).astype(jnp.float32)
+      x = nn.PReLU()(pixel_shuffle(Conv(4 * self.width, (3, 3), padding="SAME")(x), 2))
+    return Conv(self.channels, (9, 9), padding="SAME")(x).astype(jnp.float32)
 
 
 # (channel multiple of the width, stride) of the discriminator's blocks after the first conv.
@@ -78,10 +80,10 @@ class SRDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    x = nn.leaky_relu(nn.Conv(self.width, (3, 3), padding="SAME")(x), self.leak)
+    x = nn.leaky_relu(Conv(self.width, (3, 3), padding="SAME")(x), self.leak)
     for multiple, stride in DISCRIMINATOR_BLOCKS:
-      x = nn.Conv(multiple * self.width, (3, 3), (stride, stride), padding="SAME", use_bias=False)(x)
+      x = Conv(multiple * self.width, (3, 3), (stride, stride), padding="SAME", use_bias=False)(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(x)
       x = nn.leaky_relu(x, self.leak)
-    x = nn.leaky_relu(nn.Dense(16 * self.width)(x.reshape(x.shape[0], -1)), self.leak)
-    return nn.Dense(1)(x)[:, 0].astype(jnp.float32)
+    x = nn.leaky_relu(Dense(16 * self.width)(x.reshape(x.shape[0], -1)), self.leak)
+    return Dense(1)(x)[:, 0].astype(jnp.float32)

@@ -20,6 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ganjax.models import initializers
 from ganjax.models.layers import Dropout, SubPixelConvTranspose
 
 MAX_WIDTH_FACTOR = 8
@@ -42,7 +43,7 @@ class UNet(nn.Module):
   dropout_levels: int = 2
   leak: float = 0.2
   axis_name: str | None = None  # BatchNorm statistics and dropout keys over this pmap axis
-  kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.02)  # pix2pix: N(0, 0.02)
+  kernel_init: initializers.Initializer = initializers.normal(0.02)  # pix2pix: N(0, 0.02)
 
   def _norm(self, x: jax.Array, train: bool) -> jax.Array:
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(x)

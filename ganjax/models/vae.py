@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ganjax.models.layers import SubPixelConvTranspose
+from ganjax.models.layers import Conv, Dense, SubPixelConvTranspose
 
 
 class Encoder(nn.Module):
@@ -26,10 +26,10 @@ class Encoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x = nn.relu(nn.Conv(self.width, (4, 4), (2, 2), padding="SAME")(x))
-    x = nn.relu(nn.Conv(2 * self.width, (4, 4), (2, 2), padding="SAME")(x))
-    x = nn.relu(nn.Dense(self.hidden)(x.reshape(x.shape[0], -1)))
-    return nn.Dense(self.latent_dim, name="mean")(x), nn.Dense(self.latent_dim, name="log_variance")(x)
+    x = nn.relu(Conv(self.width, (4, 4), (2, 2), padding="SAME")(x))
+    x = nn.relu(Conv(2 * self.width, (4, 4), (2, 2), padding="SAME")(x))
+    x = nn.relu(Dense(self.hidden)(x.reshape(x.shape[0], -1)))
+    return Dense(self.latent_dim, name="mean")(x), Dense(self.latent_dim, name="log_variance")(x)
 
 
 class Decoder(nn.Module):
@@ -46,8 +46,8 @@ class Decoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array) -> tuple[jax.Array, jax.Array | None]:
-    x = nn.relu(nn.Dense(self.hidden)(z))
-    x = nn.relu(nn.Dense(7 * 7 * 2 * self.width)(x)).reshape(z.shape[0], 7, 7, 2 * self.width)
+    x = nn.relu(Dense(self.hidden)(z))
+    x = nn.relu(Dense(7 * 7 * 2 * self.width)(x)).reshape(z.shape[0], 7, 7, 2 * self.width)
     x = nn.relu(SubPixelConvTranspose(self.width, (4, 4), (2, 2))(x))
     logits = SubPixelConvTranspose(self.channels, (4, 4), (2, 2))(x)
     log_sigma = self.param("log_sigma", nn.initializers.zeros, ()) if self.gaussian else None
