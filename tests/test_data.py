@@ -193,3 +193,21 @@ def test_load_source_keeps_mnist_decoded_beside_its_records(mnist_dir):
   from_records = first.__class__(first.records, cache_bytes=0).read(indices)
   for name in ("image", "label"):
     np.testing.assert_array_equal(again.read(indices)[name], from_records[name])
+
+
+def test_an_offline_build_prints_one_line_of_ours_and_nothing_of_tfds(tmp_path, capfd):
+  """mnist_edges, mnist_styles and sr_photos are built from what is on the machine: TFDS's
+  'Downloading and preparing' banner would read as a download on a machine with no network."""
+  from ganjax.data.offline_mnist import build_offline
+
+  asked_gcs = []
+
+  class Builder:  # what build_offline uses of a TFDS builder
+    def download_and_prepare(self, download_config):
+      print("Downloading and preparing dataset 1.00 MiB (download: 1.00 MiB) to ...")
+      asked_gcs.append(download_config.try_download_gcs)
+
+  build_offline(Builder(), tmp_path, "Building toy_set")
+  out, _ = capfd.readouterr()
+  assert out == f"Building toy_set into TFDS at {tmp_path} (offline, once).\n"
+  assert asked_gcs == [False]

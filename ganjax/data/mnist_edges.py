@@ -79,10 +79,10 @@ class MnistEdges(tfds.core.GeneratorBasedBuilder):
 
 def prepare_mnist_edges(data_dir: str | os.PathLike) -> None:
   """Builds `mnist_edges` (array_record) in `data_dir`, and `mnist` first if needed, offline."""
-  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow
+  from ganjax.data.offline_mnist import build_offline, prepare_mnist
 
   builder = tfds.builder("mnist_edges", data_dir=os.fspath(data_dir), file_format="array_record")
   if builder.is_prepared():
     return
-  hide_gpus_from_tensorflow()
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  prepare_mnist(data_dir)  # first, so its own line is not swallowed by the quiet build below
+  build_offline(builder, data_dir, "Building mnist_edges (edge maps of MNIST's digits)")

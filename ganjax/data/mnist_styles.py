@@ -88,12 +88,11 @@ class MnistStyles(tfds.core.GeneratorBasedBuilder):
 
 def prepare_mnist_styles(data_dir: str | os.PathLike) -> None:
   """Builds `mnist_styles` (array_record) in `data_dir`, preparing `mnist` there first. Offline."""
-  from ganjax.data.offline_mnist import hide_gpus_from_tensorflow, prepare_mnist
+  from ganjax.data.offline_mnist import build_offline, prepare_mnist
 
   data_dir = os.fspath(data_dir)
   builder = MnistStyles(data_dir=data_dir, file_format="array_record")
   if builder.is_prepared():
     return
   prepare_mnist(data_dir)
-  hide_gpus_from_tensorflow()
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  build_offline(builder, data_dir, "Building mnist_styles (MNIST's digits, thin and thick)")

@@ -115,11 +115,20 @@ def prepare_mnist(data_dir: str | os.PathLike) -> None:
     if builder.is_prepared():
       return
     verify_bundled_files()
-    print(f"Preparing the bundled MNIST into TFDS at {os.path.abspath(data_dir)} (offline, once).", flush=True)
-    hide_gpus_from_tensorflow()
     seed_download_cache(data_dir)
-    with tfds_quietly():
-      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    build_offline(builder, data_dir, "Preparing the bundled MNIST")
+
+
+def build_offline(builder, data_dir: str | os.PathLike, saying: str) -> None:
+  """Builds `builder`'s dataset from what is already on this machine (bundled files, or a
+  prepared dataset it derives from): one line of ours saying so, then TFDS without its banner
+  and progress bars, which read as a download, and with TensorFlow kept off any GPU."""
+  import tensorflow_datasets as tfds
+
+  print(f"{saying} into TFDS at {os.path.abspath(data_dir)} (offline, once).", flush=True)
+  hide_gpus_from_tensorflow()
+  with tfds_quietly():
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
 
 
 @contextlib.contextmanager

@@ -138,8 +138,7 @@ def prepare_sr_photos(data_dir: str | os.PathLike):
   register()
   builder = tfds.builder("sr_photos", data_dir=os.fspath(data_dir), file_format="array_record")
   if not builder.is_prepared():
-    from ganjax.data.offline_mnist import hide_gpus_from_tensorflow
+    from ganjax.data.offline_mnist import build_offline
 
-    hide_gpus_from_tensorflow()
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    build_offline(builder, data_dir, "Building sr_photos (scikit-image's photographs)")
   return builder
