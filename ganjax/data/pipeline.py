@@ -324,6 +324,14 @@ def open_builder(
   return builder
 
 
+def prepared_builder(dataset: str, data_dir: str | None = None):
+  """The TFDS builder of an image dataset, prepared; MNIST offline from the bundled files."""
+  prepare_offline = None
+  if dataset == "mnist":
+    from ganjax.data.offline_mnist import prepare_mnist as prepare_offline
+  return open_builder(dataset, data_dir, "mnist", prepare_offline, known_names="mnist, fashion_mnist or cifar10")
+
+
 def load_source(
   dataset: str, split: str = "train", data_dir: str | None = None, image_size: int | None = None
 ) -> ImageSource:
@@ -331,10 +339,7 @@ def load_source(
 
   With `image_size`, images are centre-cropped to a square and resized to it.
   """
-  prepare_offline = None
-  if dataset == "mnist":
-    from ganjax.data.offline_mnist import prepare_mnist as prepare_offline
-  builder = open_builder(dataset, data_dir, "mnist", prepare_offline, known_names="mnist, fashion_mnist or cifar10")
+  builder = prepared_builder(dataset, data_dir)
   features = builder.info.features
   label = features["label"] if "label" in features.keys() else None
   return ImageSource(

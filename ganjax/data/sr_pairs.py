@@ -22,8 +22,7 @@ import numpy as np
 
 from ganjax.config import Config
 from ganjax.data import sr_photos
-from ganjax.data.offline_mnist import prepare_mnist
-from ganjax.data.pipeline import default_data_dir, open_builder
+from ganjax.data.pipeline import default_data_dir, open_builder, prepared_builder
 from ganjax.errors import UsageError
 
 HELD_OUT_SPLIT = {"sr_photos": "test", "mnist": "test", "div2k": "validation"}
@@ -103,7 +102,7 @@ def _records(config: Config, split: str):
   if config.dataset == "mnist":
     # The raw records, not load_source's ImageSource: that decodes the whole split into memory
     # first (16 s for MNIST's train split in a new data dir), and PairSource reads records.
-    return open_builder("mnist", data_dir, "mnist", prepare_mnist).as_data_source(split=split), "image", None
+    return prepared_builder("mnist", data_dir).as_data_source(split=split), "image", None
   if config.dataset == "sr_photos":
     return sr_photos.prepare_sr_photos(data_dir).as_data_source(split=split), "hr", "lr"
   if config.dataset == "div2k":
