@@ -8,7 +8,7 @@ import pytest
 
 from ganjax.config import Config, validate
 from ganjax.families.gan.state import create_state
-from ganjax.families.gan.step import make_train_step
+from ganjax.families.gan.step import lazy_r1_due, make_train_step
 from ganjax.models import build_gan
 from ganjax.train.loop import replicate, unreplicate
 
@@ -155,3 +155,30 @@ def test_tricks_combined_under_pmap_equal_one_device(config):
   chex.assert_trees_all_close(unreplicate(metrics), expected_metrics, atol=5e-5, rtol=5e-5)
   assert int(got.replay.count) == 3 * config.family.d_steps * 16
   chex.assert_tree_all_finite(expected_metrics)
+
+
+def test_lazy_r1_pays_the_penalty_on_every_kth_step_at_k_times_its_weight():
+  """--r1_every=3: steps 0 and 3 carry 3x R1's term, steps 1 and 2 none; the loop's two
+  compiled phases (r1_due static) train exactly as the one step that decides with lax.cond."""
+  lazy = validate(BASE.replace(r1_penalty=2.0, r1_every=3, dropout=0.0))
+  generator, discriminator = build_gan(lazy, image_shape=(28, 28, 1), axis_name=None)
+  state = create_state(lazy, generator, discriminator, (28, 28, 1), jax.random.key(0))
+
+  def jitted(config, r1_due=None):
+    return jax.jit(make_train_step(config, generator, discriminator, axis_name=None, r1_due=r1_due))
+
+  by_phase = {due: jitted(lazy, due) for due in (True, False)}
+  deciding, every_step = jitted(lazy), jitted(lazy.replace(r1_every=1))
+  phased = decided = state
+  for i in range(4):
+    batch, key = {"image": images(LOCAL, seed=i)}, jax.random.key(3)
+    _, eager_metrics = every_step(decided, batch, key)
+    phased, phased_metrics = by_phase[bool(lazy_r1_due(i, 3))](phased, batch, key)
+    decided, decided_metrics = deciding(decided, batch, key)
+    chex.assert_trees_all_close(phased.checkpoint_items(), decided.checkpoint_items(), rtol=1e-5, atol=1e-6)
+    if i % 3 == 0:
+      assert float(eager_metrics["r1_penalty"]) > 0
+      np.testing.assert_allclose(decided_metrics["r1_penalty"], 3 * eager_metrics["r1_penalty"], rtol=1e-4)
+      np.testing.assert_allclose(phased_metrics["r1_penalty"], decided_metrics["r1_penalty"], rtol=1e-5)
+    else:
+      assert float(decided_metrics["r1_penalty"]) == 0.0 == float(phased_metrics["r1_penalty"])

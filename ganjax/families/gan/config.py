@@ -38,6 +38,8 @@ class GANConfig(PlayersConfig):
   d_steps: int = 1  # D updates per G update, all inside one step
   gradient_penalty: float = 0.0  # lambda of WGAN-GP (Gulrajani et al. 2017)
   r1_penalty: float = 0.0  # gamma of R1 on real data (Mescheder et al. 2018)
+  # Lazy regularisation: R1's double backward pass paid on 1 step in k.
+  r1_every: int = 1  # R1 on every k-th step only, weighted k (Karras et al. 2020, appendix B)
   clip_weights: float = 0.0  # WGAN's clipping range c (Arjovsky et al. 2017)
   d_l2: float = 0.0  # L2 penalty on D's weights, added to its loss
   instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
@@ -61,7 +63,7 @@ def validate(config: Config) -> None:
   for name, allowed in {"init": INITS, "loss": LOSSES, "d_conditioning": CONDITIONINGS}.items():
     if getattr(gan, name) not in allowed:
       raise UsageError(f"--{name}={getattr(gan, name)} is not one of {', '.join(allowed)}.")
-  for name in ("latent_dim", "d_steps"):
+  for name in ("latent_dim", "d_steps", "r1_every"):
     if getattr(gan, name) <= 0:
       raise UsageError(f"--{name}={getattr(gan, name)} must be a positive integer.")
   if not 0.0 <= gan.dropout < 1.0:

@@ -9,7 +9,7 @@ from ganjax.config import Config
 from ganjax.data.pipeline import load_source
 from ganjax.families.gan import evaluate as evaluation
 from ganjax.families.gan.state import GANState, create_state
-from ganjax.families.gan.step import make_train_step
+from ganjax.families.gan.step import lazy_r1_due, make_train_step
 from ganjax.models import build_gan, check_image_shape, check_labels, progressive
 from ganjax.sampling import default_labels, make_sampler
 from ganjax.train.task import Task
@@ -35,11 +35,14 @@ def make_task(config: Config) -> Task:
   state = create_state(config, generator, discriminator, source.image_shape, jax.random.key(config.seed))
 
   def phase(step: int):
-    """The resolution stage when growing progressively; one phase otherwise."""
-    return progressive.stage_at(step, config.family.progressive_steps) if config.family.progressive_steps else None
+    """(resolution stage when growing progressively, whether lazy R1 is due at `step`)."""
+    stage = progressive.stage_at(step, config.family.progressive_steps) if config.family.progressive_steps else None
+    lazy_r1 = config.family.r1_penalty and config.family.r1_every > 1
+    return stage, (bool(lazy_r1_due(step, config.family.r1_every)) if lazy_r1 else None)
 
-  def make_step(stage):
-    return make_train_step(config, generator, discriminator, axis_name="data", stage=stage)
+  def make_step(phase):
+    stage, r1_due = phase
+    return make_train_step(config, generator, discriminator, axis_name="data", stage=stage, r1_due=r1_due)
 
   sample = make_sampler(config, source.image_shape)
   noise = grid_noise(config)
