@@ -115,6 +115,7 @@ EVERYTHING = BASE.replace(
   d_steps=2,
   gradient_penalty=5.0,
   r1_penalty=1.0,
+  r1_every=2,
   d_l2=1e-4,
   spectral_norm=True,
   replay_size=24,
