@@ -25,13 +25,13 @@ set_xla_flags()  # what a run computes with (before JAX starts)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from dcgan_step import pmapped_steps  # noqa: E402
 
 from experiments.dcgan import TUTORIAL  # noqa: E402
 from ganjax.data.pipeline import Batches, BatchSpec, ImageSource, load_source  # noqa: E402
-from ganjax.families.gan.state import create_state  # noqa: E402
 from ganjax.families.gan.step import make_train_step  # noqa: E402
 from ganjax.models import build_gan  # noqa: E402
-from ganjax.train.loop import replicate  # noqa: E402
+from ganjax.train.loop import unreplicate  # noqa: E402
 
 
 def main() -> None:
@@ -44,11 +44,9 @@ def main() -> None:
   key = jax.random.key(0)
   shape = (28, 28, 1)
 
-  generator, discriminator = build_gan(config, shape, axis_name="data")
-  initial = create_state(config, generator, discriminator, shape, key)
-  p_step = jax.pmap(
-    make_train_step(config, generator, discriminator), axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,)
-  )
+  replicated, step_for = pmapped_steps(config, jax.local_devices()[:1], shape)
+  p_step = step_for(0)
+  initial = unreplicate(replicated)
   j_generator, j_discriminator = build_gan(config, shape, axis_name=None)
   j_step = jax.jit(make_train_step(config, j_generator, j_discriminator, axis_name=None), donate_argnums=(0,))
 
@@ -60,7 +58,7 @@ def main() -> None:
   mesh = jax.sharding.Mesh(np.array(jax.local_devices()[:1]), ("data",))
   pmap_layout = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
   placed = [jax.device_put(x, pmap_layout) for x in host]  # as a reader thread could place them
-  states = {"pmap": replicate(initial, jax.local_devices()[:1]), "jit": jax.device_put(initial)}
+  states = {"pmap": replicated, "jit": jax.device_put(initial)}
   states["pmap"], m = p_step(states["pmap"], {"image": on_device}, key)  # compile both
   states["jit"], n = j_step(states["jit"], {"image": on_device[0]}, key)
   jax.block_until_ready((m, n))

@@ -28,12 +28,9 @@ set_xla_flags()  # what a run computes with
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from dcgan_step import pmapped_steps  # noqa: E402
 
 from ganjax.config import Config  # noqa: E402
-from ganjax.families.gan.state import create_state  # noqa: E402
-from ganjax.families.gan.step import make_train_step  # noqa: E402
-from ganjax.models import build_gan  # noqa: E402
-from ganjax.train.loop import replicate  # noqa: E402
 
 
 def op_layers(hlo_text: str) -> dict[str, str]:
@@ -60,16 +57,9 @@ def main() -> None:
   if args.experiment:
     config = importlib.import_module(f"experiments.{args.experiment}").DEFAULTS
   images_per_step = config.batch_size * config.family.d_steps
-  generator, discriminator = build_gan(config, (28, 28, 1), axis_name="data")
   key = jax.random.key(0)
-  state = replicate(create_state(config, generator, discriminator, (28, 28, 1), key), jax.local_devices()[:1])
-  step = jax.pmap(
-    make_train_step(config, generator, discriminator),
-    axis_name="data",
-    in_axes=(0, 0, None),
-    donate_argnums=(0,),
-    devices=jax.local_devices()[:1],
-  )
+  state, step_for = pmapped_steps(config, jax.local_devices()[:1])
+  step = step_for(0)
   batch = {"image": np.random.default_rng(0).uniform(-1, 1, (1, images_per_step, 28, 28, 1)).astype(np.float32)}
   hlo = step.lower(state, batch, key).compile().as_text()
   for _ in range(2):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 
 from ganjax import images, rng
@@ -27,15 +29,14 @@ def grid_noise(config: Config) -> jax.Array:
   return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.family.latent_dim))
 
 
-def make_task(config: Config) -> Task:
-  source = load_source(config.dataset, "train", config.data_dir or None, config.image_size or None)
-  check_image_shape(config, source.image_shape)
-  check_labels(config, source)
-  generator, discriminator = build_gan(config, source.image_shape, axis_name="data")
-  state = create_state(config, generator, discriminator, source.image_shape, jax.random.key(config.seed))
+def step_phases(config: Config, generator, discriminator) -> tuple[Callable, Callable]:
+  """(phase: step -> which step function trains it, make_step: phase -> that pure step).
+
+  A phase is (the resolution stage when growing progressively, whether lazy R1 is due), each
+  None when its trick is off, so a run without either compiles one step.
+  """
 
   def phase(step: int):
-    """(resolution stage when growing progressively, whether lazy R1 is due at `step`)."""
     stage = progressive.stage_at(step, config.family.progressive_steps) if config.family.progressive_steps else None
     lazy_r1 = config.family.r1_penalty and config.family.r1_every > 1
     return stage, (bool(lazy_r1_due(step, config.family.r1_every)) if lazy_r1 else None)
@@ -44,6 +45,17 @@ def make_task(config: Config) -> Task:
     stage, r1_due = phase
     return make_train_step(config, generator, discriminator, axis_name="data", stage=stage, r1_due=r1_due)
 
+  return phase, make_step
+
+
+def make_task(config: Config) -> Task:
+  source = load_source(config.dataset, "train", config.data_dir or None, config.image_size or None)
+  check_image_shape(config, source.image_shape)
+  check_labels(config, source)
+  generator, discriminator = build_gan(config, source.image_shape, axis_name="data")
+  state = create_state(config, generator, discriminator, source.image_shape, jax.random.key(config.seed))
+
+  phase, make_step = step_phases(config, generator, discriminator)
   sample = make_sampler(config, source.image_shape)
   noise = grid_noise(config)
   labels = default_labels(config, len(noise))  # column c shows class c
