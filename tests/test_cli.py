@@ -338,6 +338,8 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
     "steps": (4000, 12000),
     "lr": (2e-4, 5e-4),
     "dropout": (0.3, 0.0),
+    "r1_penalty": (0.0, 1.0),
+    "r1_every": (1, 16),
     "ema_decay": (0.0, 0.99),
     "ema_warmup": (False, True),
     "eval_every": (1000, 2000),
