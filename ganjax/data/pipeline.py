@@ -2,15 +2,16 @@
 
 Reading goes through `tfds.data_source` (array_record, random access), so the position of
 the iterator is just the number of the next step: resuming at step k reads exactly the
-batches an uninterrupted run would have read from step k on. grain reads and decodes ahead
-of the training step, in a thread or in worker processes (`--data_workers`), so the device
-is not kept waiting.
+batches an uninterrupted run would have read from step k on. grain reads and decodes them,
+in the main process while the device runs the steps already dispatched, or ahead of the
+step in worker processes (`--data_workers`), so the device is not kept waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -54,9 +55,16 @@ class BatchSpec:
     return self.global_batch // self.process_count
 
 
+@functools.lru_cache(maxsize=2)  # this epoch's and the next's, where a worker's steps straddle them
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-  """The order in which epoch `epoch` visits the examples; a new one each epoch."""
-  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+  """The order in which epoch `epoch` visits the examples; a new one each epoch. Read-only.
+
+  Kept, not drawn again for every step: drawing it was most of a batch's time from memory
+  (MNIST: 1.2 of 1.4 ms per batch of 64; celeb_a's 162,770 cost several ms a step).
+  """
+  order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  order.flags.writeable = False  # shared by every step of the epoch
+  return order
 
 
 def batch_indices(num_examples: int, spec: BatchSpec, seed: int, step: int) -> np.ndarray:
@@ -398,8 +406,8 @@ class Batches:
   if the data has one); any other source's uint8 arrays become float32 in [-1, 1] likewise.
 
   The pipeline is grain's: `MapDataset.range(start_step, ...)` mapped by `batch_at` (the
-  step's indices, the source's read (decoding, cropping, resizing) and the layout), read
-  ahead by grain's prefetch thread, and with `workers` > 0 by that many worker processes
+  step's indices, the source's read (decoding, cropping, resizing) and the layout), read in
+  the main process, or with `workers` > 0 ahead of the step by that many worker processes
   (grain's `mp_prefetch`: worker i makes steps i, i + workers, ..., the iterator hands them
   out in step order). Element k is a pure function of (seed, k) whoever computes it, so any
   number of workers yields the same batches, and the iterator's position is the step: the
@@ -415,9 +423,12 @@ class Batches:
     self.source, self.spec, self.seed = source, spec, seed
     self.next_step = start_step
     steps = grain.MapDataset.range(start_step, NO_LAST_STEP).map(self.batch_at)
-    # One thread `prefetch` batches ahead of the step (in each worker, with workers): more
-    # threads would take the cores of a 2-core CPU from the train step.
-    batches = steps.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch))
+    # No reading thread: in the main process the next batch is read while the device runs the
+    # steps already dispatched (JAX dispatches asynchronously; the loop keeps 2 in flight),
+    # and grain's hand-off from a reading thread costs more than a batch of MNIST from memory
+    # (benchmarks/data_pipeline.py, docs/speed.md). Workers read ahead into their buffers of
+    # `prefetch` batches.
+    batches = steps.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
     if workers:
       _mark_absl_flags_parsed()
       batches = batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
@@ -443,5 +454,5 @@ class Batches:
     return batch
 
   def close(self) -> None:
-    """Stops grain's prefetch thread and worker processes."""
+    """Ends grain's worker processes, if any."""
     self._iterator.close()
