@@ -201,7 +201,7 @@ class ImageSource:
     indices = np.asarray(indices, np.int64)
     if self._cache is None:
       return self._read_records(indices)
-    with self._cache_lock:  # the reader thread and an evaluation may share a source
+    with self._cache_lock:  # grain's reading threads, where a caller asks for them, may share a source
       missing = np.unique(indices[~self._cache["filled"][indices]])
       if len(missing):
         fresh = self._read_records(missing)
