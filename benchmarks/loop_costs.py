@@ -9,7 +9,8 @@ The tutorial DCGAN's step (the network the peers run), fed six ways, each timed 
 - `jit, batch on device`: the same step jitted for one device, without pmap's per-call work;
 - `pmap, fresh host batches`: a new NumPy batch each step, as the loop passes them;
 - `pmap, host batches placed`: new batches each step, already on the device in pmap's layout;
-- `Batches, in memory`: the loop's reader thread over MNIST's decoded images (every run now);
+- `Batches, in memory`: the loop's reader (grain, in the main process) over MNIST's decoded
+  images (every run now);
 - `Batches, decoding`: the reader decoding each batch from TFDS's records, as a run's first
   epoch did before the decoded split was kept beside the records.
 """

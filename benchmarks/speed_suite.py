@@ -77,13 +77,14 @@ def measure_evaluation(num: int) -> None:
   print(f"peer=evaluation num={num} features_images_per_s={num / features_s:.1f} fid_total_s={features_s + fid_s:.2f}")
 
 
-def train_dcgan(workdir: str, *flags: str) -> subprocess.CompletedProcess:
-  """`python -m experiments.dcgan` on the CPU with `flags`, no evaluation, into `workdir`."""
+def train_dcgan(workdir: str, *flags: str, code_dir: pathlib.Path | str = HERE.parent) -> subprocess.CompletedProcess:
+  """`python -m experiments.dcgan` of the checkout in `code_dir` on the CPU with `flags`, no
+  evaluation, into `workdir`."""
   return subprocess.run(
     [sys.executable, "-m", "experiments.dcgan", *flags, f"--workdir={workdir}", "--eval_every=0", "--accelerator=cpu"],
     capture_output=True,
     text=True,
-    cwd=HERE.parent,
+    cwd=code_dir,
     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
   )
 
@@ -100,13 +101,18 @@ def run_default_training(steps: int) -> dict[str, str]:
   return {"peak_rss_mb": f"{peak:.0f}", "wall_s": f"{elapsed:.1f}", "steps": str(steps)}
 
 
-def end_to_end(batch: int, *flags: str, first: int = 10, every: int = 10) -> dict[str, str]:
+def end_to_end(
+  batch: int, *flags: str, first: int = 10, every: int = 10, code_dir: pathlib.Path | str = HERE.parent
+) -> dict[str, str]:
   """Images/s of a real `experiments.dcgan` run (`flags` on its defaults) over its steps
   `first` to `first` + about 10,000 images: data, dispatch, metrics and the progress bar
-  included, compilation (before `first`) left out."""
+  included, compilation (before `first`) left out. `code_dir`: the checkout that trains
+  (benchmarks/data_pipeline.py compares two)."""
   last = first + every * max(4, -(-10_240 // (batch * every)))  # steps 10 to 50 at batch 256
   with tempfile.TemporaryDirectory() as workdir:
-    result = train_dcgan(workdir, *flags, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}")
+    result = train_dcgan(
+      workdir, *flags, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}", code_dir=code_dir
+    )
     if result.returncode:
       return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")

@@ -220,6 +220,11 @@ def test_bad_flag_values(tiny_config, capsys, flag, fragment):
   assert_one_line_error(capsys, dcgan.main(tiny_flags(tiny_config) + [flag]), fragment)
 
 
+def test_a_negative_number_of_data_workers_is_a_one_line_error(tiny_config, capsys):
+  status = dcgan.main(tiny_flags(tiny_config) + ["--data_workers=-1"])
+  assert_one_line_error(capsys, status, "--data_workers=-1 must be 0 (read in the main process) or a number of")
+
+
 def test_missing_accelerator_says_how_to_install(tiny_config, capsys):
   flags = [f for f in tiny_flags(tiny_config) if not f.startswith("--accelerator")]
   status = dcgan.main(flags + ["--accelerator=gpu"])

@@ -211,3 +211,40 @@ def test_an_offline_build_prints_one_line_of_ours_and_nothing_of_tfds(tmp_path, 
   out, _ = capfd.readouterr()
   assert out == f"Building toy_set into TFDS at {tmp_path} (offline, once).\n"
   assert asked_gcs == [False]
+
+
+def test_worker_processes_read_the_batches_the_main_process_reads(mnist_dir):
+  """--data_workers changes who decodes, never what: step k's batch is a pure function of
+  (seed, k) in any worker, and closing the iterator ends the workers."""
+  import multiprocessing
+
+  source = load_source("mnist", data_dir=mnist_dir)
+  spec = BatchSpec(global_batch=8, local_devices=2, process_index=1, process_count=2, microbatches=2)
+  in_process = Batches(source, spec, seed=5, start_step=7)
+  in_workers = Batches(source, spec, seed=5, start_step=7, workers=2)
+  try:
+    expected = [next(in_process) for _ in range(5)]
+    got = [next(in_workers) for _ in range(5)]
+  finally:
+    in_process.close()
+    in_workers.close()
+  assert in_workers.next_step == 12
+  for a, b in zip(expected, got):
+    assert a.keys() == b.keys() == {"image", "label"}
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name])
+  assert not multiprocessing.active_children()
+
+
+def test_a_source_reaches_a_worker_without_its_decoded_images(mnist_dir):
+  """A worker reads MNIST's decoded split from its file, not 47 MB through a pipe per worker."""
+  import pickle
+
+  source = load_source("mnist", data_dir=mnist_dir)
+  pickled = pickle.dumps(source)
+  assert len(pickled) < 2**20
+  indices = np.random.default_rng(0).choice(len(source), 64, replace=False)
+  copy = pickle.loads(pickled)
+  assert copy._cache["filled"].all()  # read back whole, not decoded again one batch at a time
+  for name in ("image", "label"):
+    np.testing.assert_array_equal(copy.read(indices)[name], source.read(indices)[name])

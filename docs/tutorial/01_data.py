@@ -75,7 +75,8 @@ print("step 0 reads", batch_indices(len(train), spec, seed=0, step=0)[:8], "..."
 print("seed 1 reads", batch_indices(len(train), spec, seed=1, step=0)[:8], "...")
 
 # %% [markdown]
-# `Batches` reads those batches ahead in a thread, already scaled and cut per device:
+# `Batches` reads those batches through grain, ahead of the step (in a thread; in worker
+# processes with `workers=`, the same batches), already scaled and cut per device:
 # `[devices, examples, H, W, C]`.
 
 # %%

@@ -2,21 +2,23 @@
 
 Reading goes through `tfds.data_source` (array_record, random access), so the position of
 the iterator is just the number of the next step: resuming at step k reads exactly the
-batches an uninterrupted run would have read from step k on. A background thread reads
-and decodes ahead of the training step so the device is not kept waiting.
+batches an uninterrupted run would have read from step k on. grain reads and decodes them,
+in the main process while the device runs the steps already dispatched, or ahead of the
+step in worker processes (`--data_workers`), so the device is not kept waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
-import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+import grain
 import numpy as np
 
 from ganjax.errors import UsageError
@@ -53,9 +55,16 @@ class BatchSpec:
     return self.global_batch // self.process_count
 
 
+@functools.lru_cache(maxsize=2)  # this epoch's and the next's, where a worker's steps straddle them
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-  """The order in which epoch `epoch` visits the examples; a new one each epoch."""
-  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+  """The order in which epoch `epoch` visits the examples; a new one each epoch. Read-only.
+
+  Kept, not drawn again for every step: drawing it was most of a batch's time from memory
+  (MNIST: 1.2 of 1.4 ms per batch of 64; celeb_a's 162,770 cost several ms a step).
+  """
+  order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  order.flags.writeable = False  # shared by every step of the epoch
+  return order
 
 
 def batch_indices(num_examples: int, spec: BatchSpec, seed: int, step: int) -> np.ndarray:
@@ -86,6 +95,8 @@ CACHE_BYTES = 512 * 2**20  # decoded images a source keeps in memory, at most
 class ImageSource:
   """The images (and labels, where the dataset has them) of one split of a TFDS dataset."""
 
+  CACHE_DTYPES = {"image": np.uint8, "label": np.int32}
+
   def __init__(
     self,
     records: Sequence,
@@ -115,15 +126,16 @@ class ImageSource:
     # from the second epoch on a batch is a gather, not 64-256 TFDS decodes on the cores the
     # train step needs. The same bytes either way; a larger dataset is read every time.
     self._batched_reads = hasattr(records, "__getitems__")
+    self._decoded_file = decoded_file
     self._cache = None
     self._cache_lock = threading.Lock()
     if len(records) * math.prod(self.image_shape) <= cache_bytes:
       self._cache = {
         "filled": np.zeros(len(records), bool),
-        "image": np.zeros((len(records), *self.image_shape), np.uint8),
+        "image": np.zeros((len(records), *self.image_shape), self.CACHE_DTYPES["image"]),
       }
       if self.label_key:
-        self._cache["label"] = np.zeros(len(records), np.int32)
+        self._cache["label"] = np.zeros(len(records), self.CACHE_DTYPES["label"])
       if decoded_file is not None:
         self._fill_cache(decoded_file)
 
@@ -148,6 +160,26 @@ class ImageSource:
       self.read(np.arange(start, min(start + 4096, len(self.records))))
     decoded_file.save(self._cache)
 
+  def __getstate__(self) -> dict:
+    """What a grain worker process receives: no lock, and no decoded images where they are all
+    in the decoded file (MNIST: 47 MB per worker through a pipe); the worker reads that instead."""
+    state = {k: v for k, v in self.__dict__.items() if k != "_cache_lock"}
+    if self._cache is not None and self._decoded_file is not None and self._cache["filled"].all():
+      state["_cache"] = {name: values.shape for name, values in self._cache.items()}
+    return state
+
+  def __setstate__(self, state: dict) -> None:
+    self.__dict__.update(state)
+    self._cache_lock = threading.Lock()
+    if self._cache is not None and isinstance(self._cache["filled"], tuple):  # shapes: read the decoded file
+      shapes = self._cache
+      self._cache = {"filled": np.zeros(shapes["filled"], bool)}
+      self._cache |= {
+        name: np.zeros(shape, self.CACHE_DTYPES[name]) for name, shape in shapes.items() if name != "filled"
+      }
+      if self._decoded_file.load_into(self._cache):
+        self._cache["filled"][:] = True  # else (the file gone since): decoded again as read
+
   def _check_dtype(self, dtype: np.dtype) -> None:
     # to_model_range maps [0, 255] to [-1, 1]: floats or 16-bit images would train on garbage.
     if dtype != np.uint8:
@@ -169,7 +201,7 @@ class ImageSource:
     indices = np.asarray(indices, np.int64)
     if self._cache is None:
       return self._read_records(indices)
-    with self._cache_lock:  # the reader thread and an evaluation may share a source
+    with self._cache_lock:  # grain's reading threads, where a caller asks for them, may share a source
       missing = np.unique(indices[~self._cache["filled"][indices]])
       if len(missing):
         fresh = self._read_records(missing)
@@ -350,15 +382,39 @@ def load_source(
   )
 
 
+# Step k's batch is element k of a grain MapDataset, so the iterator needs no end: a run
+# stops itself, after --steps.
+NO_LAST_STEP = 2**62
+
+
+def _mark_absl_flags_parsed() -> None:
+  """grain 0.2.18 reads one of its absl flags as it starts worker processes and fails in a
+  program that never parsed absl flags, as ganjax's argparse CLI (UnparsedFlagAccessError;
+  google/grain#1355, fixed after 0.2.18 by #1362). Marked parsed, every absl flag keeps its
+  default; a program that parsed them already is left alone."""
+  from absl import flags
+
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+
+
 class Batches:
-  """Iterator over training batches from `start_step` on, read ahead in a thread.
+  """Iterator over training batches from `start_step` on, read through grain.
 
   From an ImageSource it yields {'image': float32 [local_devices, microbatches * per_device,
   H, W, C] in [-1, 1], 'label': int32 [local_devices, microbatches * per_device]} (label only
   if the data has one); any other source's uint8 arrays become float32 in [-1, 1] likewise.
+
+  The pipeline is grain's: `MapDataset.range(start_step, ...)` mapped by `batch_at` (the
+  step's indices, the source's read (decoding, cropping, resizing) and the layout), read in
+  the main process, or with `workers` > 0 ahead of the step by that many worker processes
+  (grain's `mp_prefetch`: worker i makes steps i, i + workers, ..., the iterator hands them
+  out in step order). Element k is a pure function of (seed, k) whoever computes it, so any
+  number of workers yields the same batches, and the iterator's position is the step: the
+  checkpoint's `next_step` rebuilds it exactly, with any --data_workers.
   """
 
-  def __init__(self, source, spec: BatchSpec, seed: int, start_step: int = 0, prefetch: int = 2):
+  def __init__(self, source, spec: BatchSpec, seed: int, start_step: int = 0, workers: int = 0, prefetch: int = 2):
     if len(source) < spec.global_batch * spec.microbatches:
       raise UsageError(
         f"--batch_size={spec.global_batch} times --d_steps={spec.microbatches} is larger than the "
@@ -366,10 +422,17 @@ class Batches:
       )
     self.source, self.spec, self.seed = source, spec, seed
     self.next_step = start_step
-    self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
-    self._stop = threading.Event()
-    self._thread = threading.Thread(target=self._fill, args=(start_step,), daemon=True)
-    self._thread.start()
+    steps = grain.MapDataset.range(start_step, NO_LAST_STEP).map(self.batch_at)
+    # No reading thread: in the main process the next batch is read while the device runs the
+    # steps already dispatched (JAX dispatches asynchronously; the loop keeps 2 in flight),
+    # and grain's hand-off from a reading thread costs more than a batch of MNIST from memory
+    # (benchmarks/data_pipeline.py, docs/speed.md). Workers read ahead into their buffers of
+    # `prefetch` batches.
+    batches = steps.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
+    if workers:
+      _mark_absl_flags_parsed()
+      batches = batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=prefetch))
+    self._iterator = iter(batches)
 
   def batch_at(self, step: int) -> dict[str, np.ndarray]:
     indices = batch_indices(len(self.source), self.spec, self.seed, step)
@@ -378,32 +441,18 @@ class Batches:
     # Every uint8 array is an image (a paired dataset has two); the rest (labels) stay as read.
     return {k: (to_model_range(v) if v.dtype == np.uint8 else v).reshape(shape + v.shape[1:]) for k, v in raw.items()}
 
-  def _fill(self, step: int) -> None:
-    while not self._stop.is_set():
-      try:
-        item = self.batch_at(step)
-      except Exception as e:  # surfaced to the consumer, not lost in the thread
-        item = e
-      while not self._stop.is_set():
-        try:
-          self._queue.put(item, timeout=0.1)
-          break
-        except queue.Full:
-          continue
-      if isinstance(item, Exception):
-        return
-      step += 1
+  def __getstate__(self) -> dict:
+    # What grain pickles into each worker process: what `batch_at` needs, not the iterator.
+    return {"source": self.source, "spec": self.spec, "seed": self.seed}
 
   def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
     return self
 
   def __next__(self) -> dict[str, np.ndarray]:
-    item = self._queue.get()
-    if isinstance(item, Exception):
-      raise item
+    batch = next(self._iterator)
     self.next_step += 1
-    return item
+    return batch
 
   def close(self) -> None:
-    self._stop.set()
-    self._thread.join(timeout=5)
+    """Ends grain's worker processes, if any."""
+    self._iterator.close()

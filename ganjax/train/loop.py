@@ -191,7 +191,7 @@ def _train(config: Config) -> PyTree:
   evaluate = task.make_evaluator(step) if task.make_evaluator else None
 
   replicated = replicate(state, devices)
-  batches = Batches(task.source, spec, config.seed, start_step=step)
+  batches = Batches(task.source, spec, config.seed, start_step=step, workers=config.data_workers)
   log = MetricsLog(log_dir, config.batch_size * task.microbatches, start_step=step)
   bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
   last_saved = start

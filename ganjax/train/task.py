@@ -1,12 +1,12 @@
 """What a model family hands the shared training loop: a `Task`.
 
 The loop (`ganjax.train.loop.train_and_evaluate`) owns everything a run does around the
-step, for every family alike: the workdir lock, batches by (seed, step) read ahead in a
-thread, the pmapped step with its state donated, metrics kept on the device and fetched
-every `--log_every` steps, the progress bar, sample grids every `--sample_every` steps,
-Orbax checkpoints that resume exactly, stop signals, curves at the end. A family (the
-noise-to-image GANs, the VAE, pix2pix, CycleGAN, SRGAN) says only what differs: its state,
-its pure step, its data and how its samples look.
+step, for every family alike: the workdir lock, batches by (seed, step) read through grain
+(in worker processes with --data_workers), the pmapped step with its state donated,
+metrics kept on the device and fetched every `--log_every` steps, the progress bar, sample
+grids every `--sample_every` steps, Orbax checkpoints that resume exactly, stop signals,
+curves at the end. A family (the noise-to-image GANs, the VAE, pix2pix, CycleGAN, SRGAN)
+says only what differs: its state, its pure step, its data and how its samples look.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Source(Protocol):
   """Random-access examples: `read(indices)` gives arrays with a leading example axis.
 
   Batches turn every uint8 array into float32 in [-1, 1] (they are images) and keep the
-  others (labels) as they are. `ganjax.data.pipeline.ImageSource` is one.
+  others (labels) as they are. `ganjax.data.pipeline.ImageSource` is one. With
+  --data_workers a source is pickled into each of grain's worker processes.
   """
 
   def __len__(self) -> int: ...
