@@ -341,7 +341,7 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
   assert changed == {
     "width": (64, 32),
     "steps": (4000, 12000),
-    "lr": (2e-4, 5e-4),
+    "lr": (2e-4, 1e-3),
     "b1": (0.5, 0.0),
     "dropout": (0.3, 0.0),
     "r1_penalty": (0.0, 1.0),
@@ -397,6 +397,7 @@ def test_the_cgan_is_the_measured_dcgan_with_labels_and_its_old_default_a_preset
     "r1_penalty": (1.0, 0.0),
     "r1_every": (16, 1),
     "b1": (0.0, 0.5),
+    "lr": (1e-3, 5e-4),
   }
   assert [default[k] for k in ("width", "steps", "lr", "dropout", "ema_decay")] == [32, 12000, 5e-4, 0.0, 0.99]
   # The earlier default: the tutorial's nets and settings with labels, for 8,000 steps.
