@@ -98,12 +98,15 @@ def configurations(
 
   A `--set` with one value fixes that flag for every run; with several it is an axis of a
   grid (every combination). An `--ablate` value is one more configuration that changes that
-  flag alone from the baseline (the experiment's defaults plus the fixed `--set`s).
+  flag alone from the baseline (the experiment's defaults plus the fixed `--set`s), also a
+  flag the baseline fixes: `--set lr=1e-3 --ablate lr=2e-3` screens a rate against a
+  baseline that is not the default's.
   """
-  names = [n for n, _ in sets] + [n for n, _ in ablations]
-  repeated = sorted({n for n in names if names.count(n) > 1})
-  if repeated:
-    raise UsageError(f"--{repeated[0]} is set more than once; give all its values in one --set NAME=V1,V2.")
+  for option, pairs in (("--set", sets), ("--ablate", ablations)):
+    names = [n for n, _ in pairs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+      raise UsageError(f"--{repeated[0]} is given to {option} more than once; give all its values in one {option}.")
   fixed = tuple((n, v[0]) for n, v in sets if len(v) == 1)
   axes = [(n, v) for n, v in sets if len(v) > 1]
   if axes and ablations:
@@ -112,8 +115,13 @@ def configurations(
       f"of several values ({axes[0][0]}); fix the others with one value each."
     )
   if ablations:
-    changes = [((n, v),) for n, values in ablations for v in values]
-    return [(BASELINE, fixed)] + [(config_name(c), fixed + c) for c in changes]
+    baseline = dict(fixed)
+    for name, values in ablations:
+      if name in baseline and baseline[name] in values:
+        raise UsageError(f"--ablate {name}={baseline[name]} is the baseline's own value (--set {name}).")
+    changes = [(n, v) for n, values in ablations for v in values]
+    # The changed flag keeps its place among the fixed ones, or comes after them.
+    return [(BASELINE, fixed)] + [(config_name(((n, v),)), tuple({**baseline, n: v}.items())) for n, v in changes]
   grid = [tuple(zip([n for n, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
   return [(config_name(c) if c else BASELINE, fixed + c) for c in grid]
 

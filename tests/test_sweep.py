@@ -66,6 +66,15 @@ def test_ablate_changes_one_flag_at_a_time_from_the_baseline():
   ]
 
 
+def test_ablate_may_change_a_flag_the_baseline_fixes():
+  sets = [sweep.parse_assignment(t, "--set") for t in ("lr=1e-3", "steps=10")]
+  runs = sweep.expand(sets, [sweep.parse_assignment("lr=2e-3", "--ablate")], [0], "sw")
+  assert [(r.config_name, r.flags) for r in runs] == [
+    ("baseline", (("lr", "1e-3"), ("steps", "10"))),
+    ("lr=2e-3", (("lr", "2e-3"), ("steps", "10"))),
+  ]
+
+
 def test_shards_together_run_every_run_once():
   runs = sweep.expand([sweep.parse_assignment("ema_decay=0,0.9,0.99", "--set")], [], [0, 1, 2], "sw")
   shards = [sweep.shard(runs, i, 4) for i in range(4)]
@@ -82,7 +91,9 @@ def test_shards_together_run_every_run_once():
     (["dcgan", "--workdir=w", "--set", "seed=1,2"], "the sweep sets --seed itself; use --seeds"),
     (["dcgan", "--workdir=w", "--set", "lr=2e-4,-1"], "configuration lr=-1, seed 0: --lr=-1.0 must be positive."),
     (["dcgan", "--workdir=w", "--set", "loss=hinge,ls"], "configuration loss=ls, seed 0: --loss=ls is not one of"),
-    (["dcgan", "--workdir=w", "--set", "lr=1e-4", "--ablate", "lr=2e-4"], "--lr is set more than once"),
+    (["dcgan", "--workdir=w", "--set", "lr=1e-4", "--set", "lr=2e-4"], "--lr is given to --set more than once"),
+    (["dcgan", "--workdir=w", "--ablate", "lr=1e-4", "--ablate", "lr=2e-4"], "--lr is given to --ablate more than"),
+    (["dcgan", "--workdir=w", "--set", "lr=1e-4", "--ablate", "lr=1e-4,2e-4"], "--ablate lr=1e-4 is the baseline's"),
     (["dcgan", "--workdir=w", "--set", "lr=1e-4,2e-4", "--ablate", "dropout=0"], "does not combine"),
     (["dcgan", "--workdir=w", "--set", "lr"], "--set 'lr' is not NAME=VALUE"),
     (["dcgan", "--workdir=w", "--shard=3/3"], "--shard=3/3 is not i/n"),
