@@ -11,8 +11,6 @@ set -u
 peers=${1:-../shared/peers}
 steps=${2:-200}
 python=${PYTHON:-python3}
-default_flags=(--ganjax_flag=--width=32 --ganjax_flag=--dropout=0 --ganjax_flag=--b1=0 --ganjax_flag=--lr=1e-3
-  --ganjax_flag=--ema_decay=0.99 --ganjax_flag=--ema_warmup=true --ganjax_flag=--r1_penalty=1 --ganjax_flag=--r1_every=16)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 $python -c "import jax, flax, optax, torch; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'torch', torch.__version__, jax.devices())"
 for batch in ${BATCHES:-64 256 1024}; do
@@ -23,5 +21,5 @@ for batch in ${BATCHES:-64 256 1024}; do
   $python benchmarks/peer_on_gpu.py --cudnn_benchmark "$peers/torch_dcgan.py" $batch $steps | tr '\n' ' '; echo
   echo -n "ganjax again: "; $python benchmarks/train_step.py --only=ganjax --batch=$batch --steps=$steps
   echo -n "ganjax default network (width 32, lazy R1, EMA): "
-  $python benchmarks/train_step.py --only=ganjax --batch=$batch --steps=$steps "${default_flags[@]}"
+  $python benchmarks/train_step.py --only=ganjax --network=default --batch=$batch --steps=$steps
 done

@@ -29,10 +29,11 @@ PEER_LAUNCHER = (
 )
 
 
-def measure_ganjax(batch: int, steps: int, flags: list[str]) -> None:
+def measure_ganjax(batch: int, steps: int, flags: list[str], network: str = "tutorial") -> None:
   """Times the step the training loop runs: pmapped over the local devices, state donated.
 
-  `flags`: experiments.dcgan flags on top of its defaults (`--width=32`, say).
+  `network`: "tutorial" (the peers' network, `--preset=tutorial`) or "default" (what
+  `python -m experiments.dcgan` trains); `flags`: experiments.dcgan flags on top (`--width=32`).
   """
   import resource
   import time
@@ -44,10 +45,10 @@ def measure_ganjax(batch: int, steps: int, flags: list[str]) -> None:
   import numpy as np
   from dcgan_step import pmapped_steps
 
-  from experiments.dcgan import TUTORIAL
+  from experiments.dcgan import DEFAULTS, TUTORIAL
   from ganjax import cli
 
-  config = cli.parse_flags(TUTORIAL, [*flags, f"--batch_size={batch}"])
+  config = cli.parse_flags({"tutorial": TUTORIAL, "default": DEFAULTS}[network], [*flags, f"--batch_size={batch}"])
   devices = jax.local_devices()
   key = jax.random.key(0)
   state, step_for = pmapped_steps(config, devices)
@@ -105,6 +106,12 @@ def main() -> None:
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--only", choices=("ganjax",), help=argparse.SUPPRESS)
   parser.add_argument(
+    "--network",
+    choices=("tutorial", "default"),
+    default="tutorial",
+    help="ganjax's network: the peers' (the tutorial preset) or experiments.dcgan's default",
+  )
+  parser.add_argument(
     "--ganjax_flag",
     action="append",
     default=[],
@@ -113,10 +120,10 @@ def main() -> None:
   parser.add_argument("--torch_python", default=str(TORCH_PYTHON), help="python of a venv with torch==2.13.0")
   args = parser.parse_args()
   if args.only == "ganjax":
-    measure_ganjax(args.batch, args.steps, args.ganjax_flag)
+    measure_ganjax(args.batch, args.steps, args.ganjax_flag, args.network)
     return
 
-  ours = [f"--ganjax_flag={flag}" for flag in args.ganjax_flag]
+  ours = [f"--network={args.network}", *(f"--ganjax_flag={flag}" for flag in args.ganjax_flag)]
   rows = {
     "ganjax": run([sys.executable, __file__, "--only=ganjax", f"--batch={args.batch}", f"--steps={args.steps}", *ours])
   }
