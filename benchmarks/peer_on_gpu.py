@@ -19,6 +19,9 @@ import torch
 
 
 def main() -> None:
+  if len(sys.argv) < 2 or sys.argv[1:] == ["--cudnn_benchmark"]:
+    print("Usage: python benchmarks/peer_on_gpu.py [--cudnn_benchmark] PEER_SCRIPT [ARGS...]", file=sys.stderr)
+    sys.exit(2)
   if not torch.cuda.is_available():
     sys.exit("No CUDA device: this launcher times the peer on a GPU only.")
   if sys.argv[1] == "--cudnn_benchmark":
