@@ -2,6 +2,7 @@
 
     python benchmarks/time_to_quality.py                      # about 45 minutes on the 2-core CPU
     python benchmarks/time_to_quality.py --only=ganjax,pytorch --seconds=300
+    python benchmarks/time_to_quality.py --rescore=runs/time_to_quality/report.json --ema_bn_stats=standing
 
 Trains, one after another on the same machine and the same MNIST:
 - ganjax's default `python -m experiments.dcgan`, to its own last step (its end sets the time
@@ -68,6 +69,14 @@ def parse(argv=None):
   parser.add_argument("--workdir", default="runs/time_to_quality", help="the runs go in <workdir>/<UTC time>/")
   parser.add_argument("--report", default="runs/time_to_quality/report", help="<report>.{json,md,png}")
   parser.add_argument("--ganjax_flag", action="append", default=[], help="one more flag for both ganjax runs")
+  parser.add_argument(
+    "--rescore",
+    default="",
+    help="a report's .json: score its runs' points again (no training), for instance with --ema_bn_stats",
+  )
+  parser.add_argument(
+    "--ema_bn_stats", default="", help="g or standing: the ganjax runs' EMA BatchNorm statistics (empty: as trained)"
+  )
   parser.add_argument("--torch_python", default=str(TORCH_PYTHON), help="python of a venv with torch==2.13.0")
   args = parser.parse_args(argv)
   args.only = [c for c in args.only.split(",") if c]
@@ -156,7 +165,7 @@ def train_peer(name: str, python: str, out: pathlib.Path, deadline_s: float) -> 
   return points
 
 
-def score(points: dict[str, list[dict]], samples: int) -> None:
+def score(points: dict[str, list[dict]], samples: int, ema_bn_stats: str = "") -> None:
   """Adds fid_mnist, precision and recall to every point, in place."""
   import numpy as np
 
@@ -171,7 +180,7 @@ def score(points: dict[str, list[dict]], samples: int) -> None:
   for name, rows in points.items():
     for row in rows:
       if "workdir" in row:
-        fakes = load_generator(row["workdir"], row["step"]).generate(samples, seed=0)
+        fakes = load_generator(row["workdir"], row["step"], ema_bn_stats=ema_bn_stats).generate(samples, seed=0)
       else:
         fakes = to_model_range(np.load(row["file"])["images"][:samples])
       report = sample_quality.evaluate(fakes, reference)
@@ -259,6 +268,15 @@ def cpu_name() -> str:
 
 def main(argv=None) -> None:
   args = parse(argv)
+  if args.rescore:
+    with open(args.rescore) as f:
+      report = json.load(f)
+    curves, end_s, machine = report["curves"], report["end_seconds"], report["machine"]
+    score(curves, args.samples, args.ema_bn_stats)
+    check = goal_check(curves, args.from_seconds, end_s) if "ganjax" in curves else {"end_ratio": None}
+    write_report(curves, check, args.from_seconds, end_s, args.report, machine)
+    print(f"Wrote {args.report}.json, .md and .png.")
+    return
   base = pathlib.Path(args.workdir) / datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
   base.mkdir(parents=True)
   end_s = args.seconds or None

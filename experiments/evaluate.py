@@ -31,12 +31,7 @@ def parse(argv):
     default=None,
     help="checkpoint step, or best (the lowest fid_mnist in training; default: the latest)",
   )
-  parser.add_argument(
-    "--generator",
-    choices=("auto", "ema", "g"),
-    default="auto",
-    help="the weights that draw: auto (the EMA generator's when the run kept one), ema, or g (G's own)",
-  )
+  cli.add_generator_arguments(parser)
   parser.add_argument("--num_samples", type=int, default=10_000)
   parser.add_argument(
     "--feature_network", default="mnist", help="mnist (the shipped classifier) or inception (needs --inception_weights)"
@@ -91,9 +86,10 @@ def main(argv=None) -> None:
     reference = sample_quality.reference_features(dataset, "train", data_dir, network=network)
     reference_split, step = "train", None
   else:
-    generator = load_generator(args.workdir, args.step, args.generator)
+    generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats)
     dataset, step = generator.config.dataset, generator.step
-    what = f"{args.num_samples} samples of {generator.source} ({generator.weights} weights)"
+    stats = f", {generator.config.family.ema_bn_stats} BatchNorm statistics" if generator.weights == "ema" else ""
+    what = f"{args.num_samples} samples of {generator.source} ({generator.weights} weights{stats})"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"
@@ -107,6 +103,7 @@ def main(argv=None) -> None:
     reference_split=reference_split,
     step=step,
     generator=None if args.real_floor else generator.weights,
+    ema_bn_stats=None if args.real_floor or generator.weights != "ema" else generator.config.family.ema_bn_stats,
     seconds=round(time.perf_counter() - start, 1),
     evaluated=what,
   )

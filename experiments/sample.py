@@ -29,12 +29,7 @@ def parse(argv):
     default=None,
     help="checkpoint step, or best (the lowest fid_mnist; default: the latest)",
   )
-  parser.add_argument(
-    "--generator",
-    choices=("auto", "ema", "g"),
-    default="auto",
-    help="the weights that draw: auto (the EMA generator's when the run kept one), ema, or g (G's own)",
-  )
+  cli.add_generator_arguments(parser)
   parser.add_argument("--num", type=int, default=1000, help="how many images")
   parser.add_argument("--out", default="samples.npz", help="output file: .npz or .png")
   parser.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
@@ -61,7 +56,7 @@ def main(argv=None) -> None:
   from ganjax import images
   from ganjax.sampling import default_labels, load_generator
 
-  generator = load_generator(args.workdir, args.step, args.generator)
+  generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats)
   labels = None
   if args.labels is not None:
     if not generator.config.family.num_classes:

@@ -41,6 +41,23 @@ def checkpoint_step(text: str) -> int | str:
     raise argparse.ArgumentTypeError(f"expected a step number or best, got {text!r}") from None
 
 
+def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+  """`--generator` and `--ema_bn_stats` of the commands that draw from a checkpoint."""
+  parser.add_argument(
+    "--generator",
+    choices=("auto", "ema", "g"),
+    default="auto",
+    help="the weights that draw: auto (the EMA generator's when the run kept one), ema, or g (G's own)",
+  )
+  parser.add_argument(
+    "--ema_bn_stats",
+    choices=("", "g", "standing"),
+    default="",
+    help="the EMA generator's BatchNorm statistics: g (G's running averages) or standing "
+    "(recomputed for the EMA weights); empty: as the run was configured",
+  )
+
+
 def _parse_bool(text: str) -> bool:
   if text.lower() in ("1", "true", "yes"):
     return True

@@ -14,6 +14,7 @@ LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 # Losses whose D is a classifier of real vs fake, so a "real label" below 1 means something.
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 CONDITIONINGS = ("concat", "projection")
+EMA_BN_STATS = ("g", "standing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,11 @@ class GANConfig(PlayersConfig):
   # weights fade out in a few steps (TensorFlow's ExponentialMovingAverage with num_updates).
   # Nothing without --ema_decay, so that --ema_decay=0 alone turns off the default DCGAN's EMA.
   ema_warmup: bool = False
+  # The BatchNorm statistics the EMA generator samples with: "g", G's own running averages (of
+  # G's activations, not the EMA's), or "standing", those of the EMA weights' own activations,
+  # recomputed from a fixed batch of noise before each use (Brock et al. 2019's standing
+  # statistics). Sampling only: training is the same either way.
+  ema_bn_stats: str = "g"
 
 
 CONFIG = GANConfig  # the registry finds a family's flags by this name
@@ -60,7 +66,12 @@ def validate(config: Config) -> None:
   """Raises UsageError naming the first bad value of the family's flags."""
   gan = config.family
   validate_players(gan)
-  for name, allowed in {"init": INITS, "loss": LOSSES, "d_conditioning": CONDITIONINGS}.items():
+  for name, allowed in {
+    "init": INITS,
+    "loss": LOSSES,
+    "d_conditioning": CONDITIONINGS,
+    "ema_bn_stats": EMA_BN_STATS,
+  }.items():
     if getattr(gan, name) not in allowed:
       raise UsageError(f"--{name}={getattr(gan, name)} is not one of {', '.join(allowed)}.")
   for name in ("latent_dim", "d_steps", "r1_every"):

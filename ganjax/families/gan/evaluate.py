@@ -21,7 +21,7 @@ from ganjax.errors import UsageError
 from ganjax.families.gan.state import GANState
 from ganjax.metrics import sample_quality
 from ganjax.models import progressive
-from ganjax.sampling import default_labels, draw, make_sampler
+from ganjax.sampling import default_labels, draw, make_sampler, make_sampling_stats
 
 BEST_METRIC = checkpoint.BEST_METRIC
 MNIST_SHAPE = (28, 28, 1)
@@ -47,6 +47,7 @@ class PeriodicEvaluator:
     self.generator = "ema" if config.family.ema_decay > 0 else "g"
     self.label = f"{BEST_METRIC}({self.generator})"
     self.sample = make_sampler(config, image_shape)
+    self.sampling_stats = make_sampling_stats(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
     self.noise = rng.example_normal(key, (config.eval_samples, config.family.latent_dim), axis_name=None)
     self.reference = sample_quality.reference_features(
@@ -75,7 +76,7 @@ class PeriodicEvaluator:
     fakes = draw(
       self.sample,
       state.sampling_params(),
-      state.g_batch_stats,
+      self.sampling_stats(state.sampling_params(), state.g_batch_stats, step),
       self.noise[mine],
       labels=None if labels is None else labels[mine],
       growth=progressive.sampling_growth(self.config.family.progressive_steps, step),

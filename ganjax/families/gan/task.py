@@ -13,7 +13,7 @@ from ganjax.families.gan import evaluate as evaluation
 from ganjax.families.gan.state import GANState, create_state
 from ganjax.families.gan.step import lazy_r1_due, make_train_step
 from ganjax.models import build_gan, check_image_shape, check_labels, progressive
-from ganjax.sampling import default_labels, make_sampler
+from ganjax.sampling import default_labels, make_sampler, make_sampling_stats
 from ganjax.train.task import Task
 
 GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
@@ -57,13 +57,14 @@ def make_task(config: Config) -> Task:
 
   phase, make_step = step_phases(config, generator, discriminator)
   sample = make_sampler(config, source.image_shape)
+  sampling_stats = make_sampling_stats(config, source.image_shape)
   noise = grid_noise(config)
   labels = default_labels(config, len(noise))  # column c shows class c
 
   def write_samples(host_state: GANState, step: int, path: str) -> None:
     fakes = sample(
       host_state.sampling_params(),
-      host_state.g_batch_stats,
+      sampling_stats(host_state.sampling_params(), host_state.g_batch_stats, step),
       noise,
       labels,
       **progressive.sampling_growth(config.family.progressive_steps, step),
