@@ -312,7 +312,7 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
   from experiments import evaluate
   from ganjax import sampling
 
-  monkeypatch.setattr(sampling, "load_generator", lambda workdir, step, generator: StubGenerator())
+  monkeypatch.setattr(sampling, "load_generator", lambda workdir, step, generator, ema_bn_stats="": StubGenerator())
   monkeypatch.setattr(inception_features, "pool3_and_logits", jax.jit(tiny_network))
   monkeypatch.setattr(inception, "POOL3_DIM", 16)
   status = cli.run(
