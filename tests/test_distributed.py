@@ -94,7 +94,7 @@ def test_two_processes_of_two_devices_equal_one_process_of_four(tiny_config, tmp
   processes = start_processes(config, tmp_path)
   try:
     for i, process in enumerate(processes):
-      assert process.wait(timeout=300) == 0, log_tails(tmp_path, len(processes))
+      assert process.wait(timeout=600) == 0, log_tails(tmp_path, len(processes))
   finally:
     for process in processes:  # a hung run must not outlive the test
       process.kill()
