@@ -62,8 +62,8 @@ DEFAULTS = TUTORIAL.replace(
   ema_warmup=True,
   # The EMA weights sampled with their own BatchNorm statistics (standing, from 4,096 noise
   # draws), not G's running ones: lower fid_mnist at every seed of three, 16.3 ± 2.2 -> 15.2
-  # ± 0.9 on the same checkpoints, and no more spikes where G's statistics had drifted from the
-  # EMA's (59.9 -> 21.8 at one checkpoint); precision 0.612 -> 0.592, recall 0.832 -> 0.856
+  # ± 1.0 on the same checkpoints, and no more spikes where G's statistics had drifted from the
+  # EMA's (59.9 -> 21.8 at one checkpoint); precision 0.612 -> 0.592, recall 0.832 -> 0.854
   # (docs/dcgan_quality.md). Sampling only: the training is the same.
   ema_bn_stats="standing",
   # R1 on real data (Mescheder et al. 2018), gamma 1: the first lever beyond the seed spread

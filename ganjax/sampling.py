@@ -92,16 +92,12 @@ def make_standing_stats(config: Config, image_shape: tuple[int, int, int]) -> Ca
   return standing
 
 
-def uses_standing_stats(config: Config, weights: str, g_batch_stats) -> bool:
-  """Whether samples of these weights ("ema" or "g") draw with recomputed statistics."""
-  return weights == "ema" and config.family.ema_bn_stats == "standing" and bool(jax.tree.leaves(g_batch_stats))
-
-
-def make_sampling_stats(config: Config, image_shape: tuple[int, int, int]) -> Callable:
-  """(sampling weights, G's batch_stats, step) -> the BatchNorm statistics a run's samples and
-  evaluations draw with: standing ones for the EMA generator under --ema_bn_stats=standing,
-  G's own otherwise."""
-  if not (config.family.ema_decay > 0 and config.family.ema_bn_stats == "standing"):
+def make_sampling_stats(config: Config, image_shape: tuple[int, int, int], weights: str = "") -> Callable:
+  """(sampling weights, G's batch_stats, step) -> the BatchNorm statistics that `weights` ("ema"
+  or "g"; empty: the run's own, the EMA's when it keeps one) draw samples and evaluations with:
+  standing ones for the EMA generator under --ema_bn_stats=standing, G's own otherwise."""
+  weights = weights or ("ema" if config.family.ema_decay > 0 else "g")
+  if not (weights == "ema" and config.family.ema_bn_stats == "standing"):
     return lambda g_params, g_batch_stats, step: g_batch_stats
   standing = make_standing_stats(config, image_shape)
 
@@ -245,7 +241,5 @@ def _read_generator(manager, workdir: str, step: int, generator: str, ema_bn_sta
     config = config.replace(ema_bn_stats=ema_bn_stats)
   weights = "ema" if generator == "ema" or (generator == "auto" and config.family.ema_decay > 0) else "g"
   image_shape = tuple(data_position["image_shape"])
-  if uses_standing_stats(config, weights, g_batch_stats):
-    growth = progressive.sampling_growth(config.family.progressive_steps, step)
-    g_batch_stats = make_standing_stats(config, image_shape)(g_params, g_batch_stats, **growth)
+  g_batch_stats = make_sampling_stats(config, image_shape, weights)(g_params, g_batch_stats, step)
   return TrainedGenerator(config, step, g_params, g_batch_stats, image_shape, weights=weights)
