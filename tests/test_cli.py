@@ -295,10 +295,10 @@ def test_in_training_evaluation_scores_the_ema_generator_and_says_so(tiny_config
   from ganjax.families.gan import task as gan
   from ganjax.train.loop import train_and_evaluate
 
-  config = tiny_config.replace(steps=2, eval_every=2, eval_samples=300, ema_decay=0.5)
+  config = tiny_config.replace(steps=2, eval_every=2, eval_samples=300, ema_decay=0.5, ema_bn_stats="standing")
   state = train_and_evaluate(config)
   rows = [json.loads(line) for line in (pathlib.Path(config.workdir) / "eval.jsonl").read_text().splitlines()]
-  assert [r["generator"] for r in rows] == ["ema"]
+  assert [(r["generator"], r["ema_bn_stats"]) for r in rows] == [("ema", "standing")]
   evaluator = gan.make_task(config.replace(workdir=config.workdir + "_again")).make_evaluator(0)
   assert evaluator.label == "fid_mnist(ema)"
   state = jax.device_get(state)

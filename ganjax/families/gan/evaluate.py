@@ -110,6 +110,8 @@ class PeriodicEvaluator:
               "num_samples": report["num_samples"],
               "num_reference": report["num_reference"],
               "generator": self.generator,
+              # Which BatchNorm statistics the EMA generator drew with (docs/dcgan_quality.md).
+              **({"ema_bn_stats": self.config.family.ema_bn_stats} if self.generator == "ema" else {}),
             }
           )
           + "\n"
