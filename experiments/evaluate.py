@@ -86,9 +86,11 @@ def main(argv=None) -> None:
     reference = sample_quality.reference_features(dataset, "train", data_dir, network=network)
     reference_split, step = "train", None
   else:
-    generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats)
+    generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation)
     dataset, step = generator.config.dataset, generator.step
     stats = f", {generator.config.family.ema_bn_stats} BatchNorm statistics" if generator.weights == "ema" else ""
+    truncation = generator.config.family.truncation
+    stats += f", noise truncated to ±{truncation:g}" if truncation else ""
     what = f"{args.num_samples} samples of {generator.source} ({generator.weights} weights{stats})"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
@@ -104,6 +106,7 @@ def main(argv=None) -> None:
     step=step,
     generator=None if args.real_floor else generator.weights,
     ema_bn_stats=None if args.real_floor or generator.weights != "ema" else generator.config.family.ema_bn_stats,
+    truncation=None if args.real_floor else generator.config.family.truncation,
     seconds=round(time.perf_counter() - start, 1),
     evaluated=what,
   )

@@ -42,7 +42,7 @@ def checkpoint_step(text: str) -> int | str:
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
-  """`--generator` and `--ema_bn_stats` of the commands that draw from a checkpoint."""
+  """`--generator`, `--ema_bn_stats` and `--truncation` of the commands that draw from a checkpoint."""
   parser.add_argument(
     "--generator",
     choices=("auto", "ema", "g"),
@@ -56,6 +56,23 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     help="the EMA generator's BatchNorm statistics: g (G's running averages) or standing "
     "(recomputed for the EMA weights); empty: as the run was configured",
   )
+  parser.add_argument(
+    "--truncation",
+    type=_non_negative_float,
+    default=None,
+    help="draw each noise coordinate from the normal truncated to (-t, t) (Brock et al. 2019); "
+    "0: the full normal; default: as the run was configured",
+  )
+
+
+def _non_negative_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+  if not value >= 0:
+    raise argparse.ArgumentTypeError(f"expected 0 (off) or a positive number, got {text!r}")
+  return value
 
 
 def _parse_bool(text: str) -> bool:

@@ -109,6 +109,24 @@ def make_sampling_stats(config: Config, image_shape: tuple[int, int, int], weigh
   return stats_for
 
 
+def truncate(z: jax.Array, threshold: float) -> jax.Array:
+  """Standard normal draws `z` mapped into (-threshold, threshold): the standard normal truncated
+  there, each draw through the two distributions' quantiles (z -> F_t^-1(Phi(z))). Monotone, so
+  every threshold squeezes the same draws and paired comparisons hold; 0 leaves `z` as it is."""
+  if not threshold:
+    return z
+  edge = jax.scipy.special.ndtr(-jnp.float32(threshold))  # the mass below -threshold
+  quantile = edge + jax.scipy.special.ndtr(z) * (1.0 - 2.0 * edge)
+  return jnp.clip(jax.scipy.special.ndtri(quantile), -threshold, threshold)
+
+
+def sampling_noise(config: Config, key: jax.Array, num: int) -> jax.Array:
+  """The noise [num, latent] that samples and evaluations draw from: row i a function of (key, i),
+  truncated as --truncation says."""
+  z = rng.example_normal(key, (num, config.family.latent_dim), axis_name=None)
+  return truncate(z, config.family.truncation)
+
+
 def default_labels(config: Config, num: int) -> np.ndarray | None:
   """Labels 0, 1, ..., classes-1, 0, 1, ... for a conditional model (balanced); None otherwise."""
   return np.arange(num, dtype=np.int32) % config.family.num_classes if config.family.num_classes else None
@@ -159,14 +177,17 @@ class TrainedGenerator:
     elif labels is not None:
       raise UsageError("This model is unconditional (trained without --num_classes); it takes no labels.")
     sample = make_sampler(self.config, self.image_shape)
-    key = rng.stream(jax.random.key(seed), "samples")
-    z = rng.example_normal(key, (num, self.config.family.latent_dim), axis_name=None)
+    z = sampling_noise(self.config, rng.stream(jax.random.key(seed), "samples"), num)
     growth = progressive.sampling_growth(self.config.family.progressive_steps, self.step)
     return draw(sample, self.g_params, self.g_batch_stats, z, batch_size, labels, growth)
 
 
 def load_generator(
-  workdir: str, step: int | str | None = None, generator: str = "auto", ema_bn_stats: str = ""
+  workdir: str,
+  step: int | str | None = None,
+  generator: str = "auto",
+  ema_bn_stats: str = "",
+  truncation: float | None = None,
 ) -> TrainedGenerator:
   """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back;
   `BEST`: the one in `<workdir>/best/`, the lowest fid_mnist of the run's evaluations).
@@ -176,9 +197,11 @@ def load_generator(
   by `step` is read or refused, never replaced by another. `generator`: as
   `checkpoint.restore_generator`. `ema_bn_stats`: the EMA generator's BatchNorm statistics,
   "g" or "standing" (see `make_standing_stats`); empty: as the run was configured.
+  `truncation`: the noise's truncation threshold (see `truncate`; 0 off); None: as configured.
   """
+  overrides = {"ema_bn_stats": ema_bn_stats, "truncation": truncation}
   if step == BEST:
-    return _load_best(workdir, generator, ema_bn_stats)
+    return _load_best(workdir, generator, overrides)
   if checkpoint.latest_step(workdir) is None:
     raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
   manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
@@ -188,7 +211,7 @@ def load_generator(
       raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(steps)}.")
     for candidate in [step] if step is not None else steps:
       try:
-        trained = _read_generator(manager, workdir, candidate, generator, ema_bn_stats)
+        trained = _read_generator(manager, workdir, candidate, generator, overrides)
       except checkpoint.CorruptCheckpoint as e:
         if step is not None or candidate == steps[-1]:
           raise
@@ -203,7 +226,7 @@ def load_generator(
   raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _load_best(workdir: str, generator: str, ema_bn_stats: str = "") -> TrainedGenerator:
+def _load_best(workdir: str, generator: str, overrides: dict) -> TrainedGenerator:
   path = checkpoint.best_dir(workdir)
   if not (os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))):
     raise UsageError(
@@ -214,7 +237,7 @@ def _load_best(workdir: str, generator: str, ema_bn_stats: str = "") -> TrainedG
   try:
     step = manager.best_step()
     try:
-      trained = _read_generator(manager, workdir, step, generator, ema_bn_stats)
+      trained = _read_generator(manager, workdir, step, generator, overrides)
     except checkpoint.CorruptCheckpoint as e:
       raise checkpoint.CorruptCheckpoint(
         f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
@@ -228,7 +251,9 @@ def _load_best(workdir: str, generator: str, ema_bn_stats: str = "") -> TrainedG
     manager.close()
 
 
-def _read_generator(manager, workdir: str, step: int, generator: str, ema_bn_stats: str = "") -> TrainedGenerator:
+def _read_generator(manager, workdir: str, step: int, generator: str, overrides: dict) -> TrainedGenerator:
+  """`overrides`: sampling flags ({"ema_bn_stats": ..., "truncation": ...}) that replace the
+  run's own; an empty or None value keeps the run's."""
   saved = checkpoint.read_config(manager, step)
   if registry.family_name(saved.get("model", "dcgan")) != "gan":
     raise UsageError(
@@ -237,8 +262,7 @@ def _read_generator(manager, workdir: str, step: int, generator: str, ema_bn_sta
     )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
   config = Config.from_dict(saved)
-  if ema_bn_stats:
-    config = config.replace(ema_bn_stats=ema_bn_stats)
+  config = config.replace(**{k: v for k, v in overrides.items() if v not in ("", None)})
   weights = "ema" if generator == "ema" or (generator == "auto" and config.family.ema_decay > 0) else "g"
   image_shape = tuple(data_position["image_shape"])
   g_batch_stats = make_sampling_stats(config, image_shape, weights)(g_params, g_batch_stats, step)

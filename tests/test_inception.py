@@ -298,7 +298,7 @@ def tiny_network(variables, images):
 class StubGenerator:
   """What `load_generator` returns, without training a run: noise images at step 1."""
 
-  config = types.SimpleNamespace(dataset="mnist", family=types.SimpleNamespace(num_classes=0))
+  config = types.SimpleNamespace(dataset="mnist", family=types.SimpleNamespace(num_classes=0, truncation=0.0))
   step = 1
   source = "a stand-in generator at step 1"  # what the command names as the checkpoint it read
   weights = "g"  # G's own: the stand-in keeps no EMA generator
@@ -312,7 +312,9 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
   from experiments import evaluate
   from ganjax import sampling
 
-  monkeypatch.setattr(sampling, "load_generator", lambda workdir, step, generator, ema_bn_stats="": StubGenerator())
+  monkeypatch.setattr(
+    sampling, "load_generator", lambda workdir, step, generator, ema_bn_stats="", truncation=None: StubGenerator()
+  )
   monkeypatch.setattr(inception_features, "pool3_and_logits", jax.jit(tiny_network))
   monkeypatch.setattr(inception, "POOL3_DIM", 16)
   status = cli.run(

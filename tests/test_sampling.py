@@ -67,3 +67,58 @@ def test_an_unknown_ema_bn_stats_is_refused(tiny_config):
 
   with pytest.raises(UsageError, match="--ema_bn_stats=mean is not one of g, standing"):
     validate(tiny_config.replace(ema_bn_stats="mean"))
+
+
+def test_truncation_squeezes_the_same_draws_into_its_interval():
+  """The truncated normal's quantiles: inside (-t, t), the order of the draws kept, and the
+  fraction of draws below x that of the normal truncated at t."""
+  from jax.scipy.special import ndtr
+
+  from ganjax.sampling import truncate
+
+  z = jax.random.normal(jax.random.key(0), (200_000,))
+  np.testing.assert_array_equal(truncate(z, 0.0), z)
+  for threshold in (0.5, 1.0, 2.0):
+    squeezed = np.asarray(truncate(z, threshold))
+    assert np.abs(squeezed).max() <= threshold
+    assert np.all(np.diff(squeezed[np.argsort(np.asarray(z))]) >= 0)  # monotone: ties from rounding only
+    edge = float(ndtr(-threshold))
+    for x in (-0.4 * threshold, 0.0, 0.7 * threshold):
+      expected = (float(ndtr(x)) - edge) / (1 - 2 * edge)
+      assert abs((squeezed < x).mean() - expected) < 0.005
+  # A wide threshold is nearly no truncation.
+  np.testing.assert_allclose(truncate(z[:1000], 6.0), z[:1000], atol=1e-3)
+
+
+def test_truncation_draws_samples_grids_and_evaluations_from_the_truncated_noise(tiny_config):
+  """Sampling only: the same checkpoint draws other images under --truncation, the grid of a
+  truncated run too, and the eval.jsonl rows say so."""
+  import json
+  import os
+
+  config = tiny_config.replace(steps=2, eval_every=2, eval_samples=300, truncation=0.5)
+  train_and_evaluate(config)
+  truncated, full = load_generator(config.workdir), load_generator(config.workdir, truncation=0.0)
+  assert (truncated.config.family.truncation, full.config.family.truncation) == (0.5, 0.0)
+  assert not np.allclose(truncated.generate(8), full.generate(8), atol=1e-3)
+  np.testing.assert_array_equal(truncated.generate(8), load_generator(config.workdir, truncation=0.5).generate(8))
+  with open(os.path.join(config.workdir, "eval.jsonl")) as f:
+    assert [json.loads(line)["truncation"] for line in f] == [0.5]
+
+  # The command scores a checkpoint at another threshold, and says which.
+  from experiments import evaluate
+  from ganjax import cli
+
+  out = os.path.join(config.workdir, "full.json")
+  flags = [f"--workdir={config.workdir}", "--num_samples=300", f"--data_dir={config.data_dir}", f"--out={out}"]
+  assert cli.run(evaluate.main, [*flags, "--truncation=0"]) == 0
+  with open(out) as f:
+    assert json.load(f)["truncation"] == 0.0
+  assert cli.run(evaluate.main, [*flags, "--truncation=-1"]) == 2
+
+
+def test_a_negative_truncation_is_refused(tiny_config):
+  from ganjax.config import validate
+
+  with pytest.raises(UsageError, match="--truncation=-1.0 must be 0"):
+    validate(tiny_config.replace(truncation=-1.0))

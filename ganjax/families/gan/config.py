@@ -57,6 +57,10 @@ class GANConfig(PlayersConfig):
   # recomputed from a fixed batch of noise before each use (Brock et al. 2019's standing
   # statistics). Sampling only: training is the same either way.
   ema_bn_stats: str = "g"
+  # The truncation trick (Brock et al. 2019): samples, grids and evaluations draw each noise
+  # coordinate from the standard normal truncated to (-t, t), trading recall for precision.
+  # 0: off, the training distribution. Sampling only: training always draws the full normal.
+  truncation: float = 0.0
 
 
 CONFIG = GANConfig  # the registry finds a family's flags by this name
@@ -87,6 +91,7 @@ def validate(config: Config) -> None:
 def _validate_tricks(config: Config, gan: GANConfig) -> None:
   """Ranges of the regularisers, and the combinations that make no sense."""
   non_negative = (
+    "truncation",
     "gradient_penalty",
     "r1_penalty",
     "clip_weights",

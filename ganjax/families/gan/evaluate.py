@@ -21,7 +21,7 @@ from ganjax.errors import UsageError
 from ganjax.families.gan.state import GANState
 from ganjax.metrics import sample_quality
 from ganjax.models import progressive
-from ganjax.sampling import default_labels, draw, make_sampler, make_sampling_stats
+from ganjax.sampling import default_labels, draw, make_sampler, make_sampling_stats, sampling_noise
 
 BEST_METRIC = checkpoint.BEST_METRIC
 MNIST_SHAPE = (28, 28, 1)
@@ -49,7 +49,7 @@ class PeriodicEvaluator:
     self.sample = make_sampler(config, image_shape)
     self.sampling_stats = make_sampling_stats(config, image_shape)
     key = rng.stream(jax.random.key(config.seed), "eval")
-    self.noise = rng.example_normal(key, (config.eval_samples, config.family.latent_dim), axis_name=None)
+    self.noise = sampling_noise(config, key, config.eval_samples)
     self.reference = sample_quality.reference_features(
       config.dataset, REFERENCE_SPLIT, config.data_dir or default_data_dir()
     )
@@ -112,6 +112,7 @@ class PeriodicEvaluator:
               "generator": self.generator,
               # Which BatchNorm statistics the EMA generator drew with (docs/dcgan_quality.md).
               **({"ema_bn_stats": self.config.family.ema_bn_stats} if self.generator == "ema" else {}),
+              **({"truncation": self.config.family.truncation} if self.config.family.truncation else {}),
             }
           )
           + "\n"

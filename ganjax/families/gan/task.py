@@ -13,7 +13,7 @@ from ganjax.families.gan import evaluate as evaluation
 from ganjax.families.gan.state import GANState, create_state
 from ganjax.families.gan.step import lazy_r1_due, make_train_step
 from ganjax.models import build_gan, check_image_shape, check_labels, progressive
-from ganjax.sampling import default_labels, make_sampler, make_sampling_stats
+from ganjax.sampling import default_labels, make_sampler, make_sampling_stats, truncate
 from ganjax.train.task import Task
 
 GRID_ROWS = 8  # sample grids: 8 rows, same noise every time
@@ -26,7 +26,9 @@ def grid_columns(config: Config) -> int:
 
 def grid_noise(config: Config) -> jax.Array:
   key = rng.stream(jax.random.key(config.seed), "sample_grid")
-  return jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.family.latent_dim))
+  return truncate(
+    jax.random.normal(key, (GRID_ROWS * grid_columns(config), config.family.latent_dim)), config.family.truncation
+  )
 
 
 def step_phases(config: Config, generator, discriminator) -> tuple[Callable, Callable]:
