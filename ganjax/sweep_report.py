@@ -19,7 +19,7 @@ from ganjax.sweep import BASELINE, Run, read_record
 
 # First in the tables when present, in this order; any other float a run reports follows.
 LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
-SKIPPED = ("seconds", "num_samples", "num_reference")  # bookkeeping, not quality
+SKIPPED = ("seconds", "num_samples", "num_reference", "truncation")  # bookkeeping and settings, not quality
 CURVE_METRIC = "fid_mnist"
 
 

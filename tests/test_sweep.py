@@ -141,6 +141,8 @@ def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_
   assert [c["name"] for c in summary["configurations"]] == ["ema_decay=0", "ema_decay=0.9"]
   fid = summary["configurations"][1]["metrics"]["fid_mnist"]
   assert fid["std"] == 0.0 and list(fid["per_seed"]) == ["0"] and fid["mean"] == fid["per_seed"]["0"] > 0
+  # Settings the scores carry (the noise's truncation) are not tabulated as metrics.
+  assert "truncation" not in summary["configurations"][1]["metrics"]
   with open(workdir / "results.csv") as f:
     rows = list(csv.DictReader(f))
   assert [r["configuration"] for r in rows] == ["ema_decay=0", "ema_decay=0.9"]
