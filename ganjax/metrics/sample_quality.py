@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Callable
 
 import numpy as np
@@ -74,8 +75,12 @@ def reference_features(
   real = to_model_range(source.read(indices)["image"])
   features, _ = network.features_and_probabilities(real)
   os.makedirs(cache_dir, exist_ok=True)
-  np.save(path + ".tmp.npy", features)
-  os.replace(path + ".tmp.npy", path)
+  # Several processes of one run (or several runs) may compute the same cache at once: each
+  # writes its own temporary file, and the atomic rename lets the last of equal files win.
+  # A shared temporary name let one process rename the other's away (a CI failure).
+  temporary = f"{path}.{socket.gethostname()}-{os.getpid()}.tmp.npy"  # hosts may share data_dir
+  np.save(temporary, features)
+  os.replace(temporary, path)
   return features
 
 
