@@ -9,6 +9,7 @@ command again to resume.
 
 import sys
 
+from experiments import dcgan
 from ganjax import cli
 from ganjax.config import Config
 
@@ -24,6 +25,9 @@ DEFAULTS = Config.from_flags(
   lr=2e-4,
   b1=0.5,
   dropout=0.3,
+  # Samples from an EMA of G with its own BatchNorm statistics, as the DCGAN's ablation
+  # measured (sampling only; docs/gan_family.md has this run with and without).
+  **dcgan.EMA_GENERATOR,
 )
 
 

@@ -9,6 +9,7 @@ update per G update; no dropout and no BatchNorm in D.
 
 import sys
 
+from experiments import dcgan
 from ganjax import cli
 from ganjax.config import Config
 
@@ -24,6 +25,9 @@ DEFAULTS = Config.from_flags(
   dropout=0.0,
   batch_size=64,
   steps=4000,
+  # Samples from an EMA of G with its own BatchNorm statistics, as the DCGAN's ablation
+  # measured (sampling only; docs/gan_family.md has this run with and without).
+  **dcgan.EMA_GENERATOR,
 )
 
 

@@ -10,6 +10,7 @@ update, Adam(1e-4, beta1=0, beta2=0.9), no BatchNorm or dropout in the critic.
 
 import sys
 
+from experiments import dcgan
 from ganjax import cli
 from ganjax.config import Config
 
@@ -29,6 +30,9 @@ DEFAULTS = Config.from_flags(
   # 3,000 generator updates (15,000 critic updates): fid_mnist 67.3 on 10,000 samples, about
   # 27 minutes on a quiet 2-core CPU at 0.54 s a step.
   steps=3000,
+  # Samples from an EMA of G with its own BatchNorm statistics, as the DCGAN's ablation
+  # measured (sampling only; docs/gan_family.md has this run with and without).
+  **dcgan.EMA_GENERATOR,
 )
 
 
