@@ -58,21 +58,11 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
   )
   parser.add_argument(
     "--truncation",
-    type=_non_negative_float,
+    type=float,
     default=None,
     help="draw each noise coordinate from the normal truncated to (-t, t) (Brock et al. 2019); "
     "0: the full normal; default: as the run was configured",
   )
-
-
-def _non_negative_float(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-  if not value >= 0:
-    raise argparse.ArgumentTypeError(f"expected 0 (off) or a positive number, got {text!r}")
-  return value
 
 
 def _parse_bool(text: str) -> bool:

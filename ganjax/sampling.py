@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganjax import checkpoint, rng
-from ganjax.config import Config
+from ganjax.config import Config, validate
 from ganjax.errors import UsageError
 from ganjax.models import build_gan, progressive
 from ganjax.train import registry
@@ -262,7 +262,10 @@ def _read_generator(manager, workdir: str, step: int, generator: str, overrides:
     )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
   config = Config.from_dict(saved)
-  config = config.replace(**{k: v for k, v in overrides.items() if v not in ("", None)})
+  given = {k: v for k, v in overrides.items() if v not in ("", None)}
+  if given:
+    # The same checks as the training flags: a bad value is one sentence and exit status 2.
+    config = validate(config.replace(**given))
   weights = "ema" if generator == "ema" or (generator == "auto" and config.family.ema_decay > 0) else "g"
   image_shape = tuple(data_position["image_shape"])
   g_batch_stats = make_sampling_stats(config, image_shape, weights)(g_params, g_batch_stats, step)

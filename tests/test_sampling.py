@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ganjax.errors import UsageError
-from ganjax.sampling import load_generator
+from ganjax.sampling import load_generator, truncate
 from ganjax.train.loop import train_and_evaluate
 
 
@@ -74,8 +74,6 @@ def test_truncation_squeezes_the_same_draws_into_its_interval():
   fraction of draws below x that of the normal truncated at t."""
   from jax.scipy.special import ndtr
 
-  from ganjax.sampling import truncate
-
   z = jax.random.normal(jax.random.key(0), (200_000,))
   np.testing.assert_array_equal(truncate(z, 0.0), z)
   for threshold in (0.5, 1.0, 2.0):
@@ -104,6 +102,12 @@ def test_truncation_draws_samples_grids_and_evaluations_from_the_truncated_noise
   np.testing.assert_array_equal(truncated.generate(8), load_generator(config.workdir, truncation=0.5).generate(8))
   with open(os.path.join(config.workdir, "eval.jsonl")) as f:
     assert [json.loads(line)["truncation"] for line in f] == [0.5]
+  # The grid's fixed noise is the same draws, squeezed.
+  from ganjax.families.gan import task
+
+  full_grid, truncated_grid = task.grid_noise(config.replace(truncation=0.0)), task.grid_noise(config)
+  np.testing.assert_array_equal(truncated_grid, truncate(full_grid, 0.5))
+  assert np.abs(truncated_grid).max() < 0.5 < np.abs(full_grid).max()
 
   # The command scores a checkpoint at another threshold, and says which.
   from experiments import evaluate
