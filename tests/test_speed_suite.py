@@ -1,0 +1,23 @@
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import speed_suite  # noqa: E402
+
+
+def test_each_whole_loop_is_held_against_the_pure_step_of_its_own_network(capsys):
+  """The default's loop against the default network's step, the tutorial preset's against the
+  peers' network's step; both against TF/Keras's step."""
+  rows = {
+    "ganjax": {"images_per_s": "200.0"},
+    "tf-keras": {"images_per_s": "100.0"},
+    speed_suite.DEFAULT_STEP: {"images_per_s": "1000.0"},
+  }
+  loops = {
+    "--preset=tutorial (the peers' network)": {"images_per_s": "190.0", "steps": "10-170"},
+    speed_suite.DEFAULT_LOOP: {"images_per_s": "800.0", "steps": "10-170"},
+  }
+  speed_suite.print_loop_rows(64, rows, loops)
+  tutorial, default = capsys.readouterr().out.strip().splitlines()
+  assert "0.95 x its network's pure step, 1.90 x TF/Keras's" in tutorial
+  assert "0.80 x its network's pure step, 8.00 x TF/Keras's" in default
