@@ -33,7 +33,7 @@ set_xla_flags()  # what a run computes with
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from dcgan_step import pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
 
 SHAPE = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\w+)\[([\d,]*)\]")
 CONVOLUTION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = \w+\[([\d,]*)\]\S* convolution\(%([\w.\-]+), %([\w.\-]+)\)(.*)$")
@@ -161,21 +161,16 @@ def measure(config, rounds: int, steps: int) -> dict:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--preset", default="", help="experiments.dcgan's preset (tutorial); empty: its default")
-  parser.add_argument("--batches", default="64,256", help="a comma list of batch sizes")
+  add_network_arguments(parser, batches="64,256")
   parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the step and the convolutions")
   parser.add_argument(
     "--steps", type=int, default=10, help="calls timed per round, of the step and of each convolution"
   )
   parser.add_argument("--top", type=int, default=8, help="the largest convolutions to list")
   args = parser.parse_args(argv)
-  from experiments import dcgan
-
-  if args.preset and args.preset not in dcgan.PRESETS:
-    parser.exit(2, f"--preset={args.preset} is not one of {', '.join(dcgan.PRESETS)}.\n")
-  base = dcgan.PRESETS[args.preset] if args.preset else dcgan.DEFAULTS
-  for batch_size in (int(b) for b in args.batches.split(",") if b):
-    result = measure(base.replace(batch_size=batch_size), args.rounds, args.steps)
+  for config in network_configs(parser, args):
+    batch_size = config.batch_size
+    result = measure(config, args.rounds, args.steps)
     rest = result["step_ms"] - result["conv_ms"]
     print(
       f"{args.preset or 'default'} network, batch {batch_size}: step {result['step_ms']:.1f} ms, "

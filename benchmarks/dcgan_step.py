@@ -5,6 +5,8 @@ Import after `ganjax.xla_flags.set_xla_flags()`: this imports JAX.
 
 from __future__ import annotations
 
+import argparse
+
 import jax
 
 from ganjax.config import Config
@@ -31,3 +33,20 @@ def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GAN
     return compiled[phase(i)]
 
   return state, step_for
+
+
+def add_network_arguments(parser: argparse.ArgumentParser, batches: str) -> None:
+  """`--preset` and `--batches` of the benchmarks that time experiments.dcgan's step."""
+  parser.add_argument("--preset", default="", help="experiments.dcgan's preset (tutorial); empty: its default")
+  parser.add_argument("--batches", default=batches, help="a comma list of batch sizes")
+
+
+def network_configs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Config]:
+  """experiments.dcgan's config of `--preset` (its default without one) at each of `--batches`;
+  an unknown preset exits with status 2."""
+  from experiments import dcgan
+
+  if args.preset and args.preset not in dcgan.PRESETS:
+    parser.exit(2, f"--preset={args.preset} is not one of {', '.join(dcgan.PRESETS)}.\n")
+  base = dcgan.PRESETS[args.preset] if args.preset else dcgan.DEFAULTS
+  return [base.replace(batch_size=int(b)) for b in args.batches.split(",") if b]

@@ -27,7 +27,7 @@ set_xla_flags()  # what a run computes with
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from conv_share import seconds_per_call  # noqa: E402
-from dcgan_step import pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
 
 from ganjax.families.gan.step import lazy_r1_due  # noqa: E402
 
@@ -93,18 +93,12 @@ def measure(config, rounds: int, steps: int) -> dict[str, list[float]]:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--preset", default="", help="experiments.dcgan's preset (tutorial); empty: its default")
-  parser.add_argument("--batches", default="64", help="a comma list of batch sizes")
+  add_network_arguments(parser, batches="64")
   parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the variants")
   parser.add_argument("--steps", type=int, default=20, help="steps timed per variant and round")
   args = parser.parse_args(argv)
-  from experiments import dcgan
-
-  if args.preset and args.preset not in dcgan.PRESETS:
-    parser.exit(2, f"--preset={args.preset} is not one of {', '.join(dcgan.PRESETS)}.\n")
-  base = dcgan.PRESETS[args.preset] if args.preset else dcgan.DEFAULTS
-  for batch_size in (int(b) for b in args.batches.split(",") if b):
-    config = base.replace(batch_size=batch_size)
+  for config in network_configs(parser, args):
+    batch_size = config.batch_size
     times = measure(config, args.rounds, args.steps)
     full = statistics.median(times["full step"])
     print(f"{args.preset or 'default'} network, batch {batch_size}: median of {args.rounds} rounds, ms per step")
