@@ -96,6 +96,9 @@ def main(argv=None) -> None:
           continue
         print(f"{head}: training in {run.workdir}", flush=True)
         outcome = sweep.execute(args.experiment, run, configs[run], args.final_samples)
+        if stop and outcome == "done":  # the signal came while this run was finishing
+          print(f"{head}: done. Sweep stopped before the next run; run the same command to go on.")
+          return
         if stop or outcome == "stopped":
           newest = sweep.latest_checkpoint_step(run.workdir)
           print(
