@@ -42,7 +42,7 @@ TUTORIAL = Config.from_flags(
 # draws), not G's running ones: lower fid_mnist at every seed of three, 16.3 ± 2.2 -> 15.2 ± 1.0
 # on the same checkpoints, and no more spikes where G's statistics had drifted from the EMA's
 # (59.9 -> 21.8 at one checkpoint). Sampling only: the training is the same. EMA off costs the
-# default +10.6 ± 1.3 (docs/dcgan_quality.md). The other noise-to-image GANs sample the same way.
+# default +10.6 ± 1.3 (docs/dcgan_quality.md). gan_mlp, lsgan and sngan sample the same way.
 EMA_GENERATOR = {"ema_decay": 0.999, "ema_warmup": True, "ema_bn_stats": "standing"}
 
 
