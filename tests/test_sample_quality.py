@@ -50,6 +50,16 @@ def test_reference_features_are_cached(mnist_dir):
   np.testing.assert_array_equal(sample_quality.reference_features("mnist", "test", mnist_dir, num=300), first)
 
 
+def test_an_empty_data_dir_caches_reference_features_in_tfds_default(mnist_dir, monkeypatch, tmp_path):
+  """As a run's --data_dir: empty means $TFDS_DATA_DIR, never the working directory."""
+  monkeypatch.setenv("TFDS_DATA_DIR", mnist_dir)
+  monkeypatch.chdir(tmp_path)
+  features = sample_quality.reference_features("mnist", "test", "", num=300)
+  assert features.shape[0] == 300
+  assert not (tmp_path / "ganjax_reference").exists()
+  assert list(pathlib.Path(mnist_dir, "ganjax_reference").glob("mnist_test_mnist_300.npy"))
+
+
 @pytest.mark.parametrize(
   "images,fragment",
   [

@@ -58,13 +58,15 @@ def feature_network(name: str = "mnist", inception_weights: str = "") -> Feature
 def reference_features(
   dataset: str, split: str, data_dir: str, num: int | None = None, network: str | FeatureNetwork = "mnist"
 ) -> np.ndarray:
-  """Features [N, D] of a real split, cached in `<data_dir>/ganjax_reference/` (recomputed if absent).
+  """Features [N, D] of a real split, cached in `<data_dir>/ganjax_reference/` (recomputed if absent);
+  an empty `data_dir` is TFDS's default, as for the runs (not the working directory).
 
   The cache file is named by dataset, split, feature network (with a digest of its weights
   for Inception) and image count.
   """
-  from ganjax.data.pipeline import load_source, to_model_range
+  from ganjax.data.pipeline import default_data_dir, load_source, to_model_range
 
+  data_dir = data_dir or default_data_dir()
   network = feature_network(network) if isinstance(network, str) else network
   cache_dir = os.path.join(data_dir, "ganjax_reference")
   path = os.path.join(cache_dir, f"{dataset}_{split}_{network.cache_tag}_{num or 'all'}.npy")
