@@ -4,7 +4,8 @@
     python -m experiments.gan_mlp --loss=minimax --workdir=runs/gan_mlp_minimax
 
 G: 100 -> 256 -> 512 -> 1024 -> 784 (tanh), D: 784 -> 512 -> 256 -> 1; run the same
-command again to resume.
+command again to resume. Samples come from an EMA of G's weights (0.999, with its own
+BatchNorm statistics), as in the default DCGAN (docs/gan_family.md).
 """
 
 import sys

@@ -3,7 +3,8 @@
     python -m experiments.lsgan
 
 Defaults: the paper's a=0, b=c=1 coding, Adam(2e-4, beta1=0.5), BatchNorm in D after
-every layer but the first, no dropout.
+every layer but the first, no dropout. Samples come from an EMA of G's weights (0.999, with
+its own BatchNorm statistics), as in the default DCGAN (docs/gan_family.md).
 """
 
 import sys

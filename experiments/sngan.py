@@ -4,7 +4,8 @@
     python -m experiments.sngan --d_steps=5 --lr=1e-4 --b2=0.9 --workdir=runs/sngan_a  # setting A
 
 Defaults are the paper's setting C (Table 1): Adam(2e-4, beta1=0.5, beta2=0.999), one D
-update per G update; no dropout and no BatchNorm in D.
+update per G update; no dropout and no BatchNorm in D. Samples come from an EMA of G's weights
+(0.999, with its own BatchNorm statistics), as in the default DCGAN (docs/gan_family.md).
 """
 
 import sys
