@@ -33,7 +33,7 @@ set_xla_flags()  # what a run computes with
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs, step_caller  # noqa: E402
 
 SHAPE = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\w+)\[([\d,]*)\]")
 CONVOLUTION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = \w+\[([\d,]*)\]\S* convolution\(%([\w.\-]+), %([\w.\-]+)\)(.*)$")
@@ -124,23 +124,13 @@ def seconds_per_call(function, args, calls: int) -> float:
 
 
 def measure(config, rounds: int, steps: int) -> dict:
-  state, step_for = pmapped_steps(config, jax.local_devices()[:1])
-  step = step_for(1)  # an ordinary step (step 0 is lazy R1's)
-  images = config.batch_size * config.family.d_steps
-  batch = {"image": np.random.default_rng(0).uniform(-1, 1, (1, images, 28, 28, 1)).astype(np.float32)}
-  key = jax.random.key(0)
-  convolutions = parse_convolutions(step.lower(state, batch, key).compile().as_text())
+  step_call = step_caller(config, 1)  # an ordinary step (step 0 is lazy R1's)
+  convolutions = parse_convolutions(step_call.lower().compile().as_text())
   rng = np.random.default_rng(1)
   compiled = []
   for name, conv in convolutions:
     operands = tuple(jax.device_put(rng.standard_normal(s).astype(np.float32)) for s in (conv.lhs, conv.rhs))
     compiled.append((name, jax.jit(conv), operands))
-
-  current = [state]  # the step donates its state: each call trains on from the last one's
-
-  def step_call():
-    current[0], metrics = step(current[0], batch, key)
-    return metrics
 
   step_ms, conv_ms, per_conv = [], [], {name: [] for name, _, _ in compiled}
   for _ in range(rounds):

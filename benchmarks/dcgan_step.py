@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 import jax
+import numpy as np
 
 from ganjax.config import Config
 from ganjax.families.gan.state import GANState, create_state
@@ -33,6 +34,25 @@ def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GAN
     return compiled[phase(i)]
 
   return state, step_for
+
+
+def step_caller(config: Config, index: int):
+  """A callable that runs the step that trains step `index` of `config` on one device, on a
+  fixed random batch, and returns its metrics; each call trains on from the last one's state
+  (the step donates it)."""
+  state, step_for = pmapped_steps(config, jax.local_devices()[:1])
+  step = step_for(index)
+  images = config.batch_size * config.family.d_steps
+  batch = {"image": np.random.default_rng(0).uniform(-1, 1, (1, images, 28, 28, 1)).astype(np.float32)}
+  key = jax.random.key(0)
+  current = [state]
+
+  def call():
+    current[0], metrics = step(current[0], batch, key)
+    return metrics
+
+  call.lower = lambda: step.lower(current[0], batch, key)  # for reading the compiled HLO
+  return call
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, batches: str) -> None:

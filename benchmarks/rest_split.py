@@ -24,10 +24,8 @@ from ganjax.xla_flags import set_xla_flags  # noqa: E402
 
 set_xla_flags()  # what a run computes with
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
 from conv_share import seconds_per_call  # noqa: E402
-from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs, step_caller  # noqa: E402
 
 from ganjax.families.gan.step import lazy_r1_due  # noqa: E402
 
@@ -60,30 +58,14 @@ def r1_step_index(every: int) -> int:
   return next(i for i in range(1, 2 * every + 1) if bool(lazy_r1_due(i, every)))
 
 
-def timed_step(config, r1: bool):
-  """A callable that runs one step of `config` (lazy R1's step if `r1`) and returns its metrics."""
-  state, step_for = pmapped_steps(config, jax.local_devices()[:1])
-  index = r1_step_index(config.family.r1_every) if r1 else 1  # step 1: an ordinary one
-  step = step_for(index)
-  images = config.batch_size * config.family.d_steps
-  batch = {"image": np.random.default_rng(0).uniform(-1, 1, (1, images, 28, 28, 1)).astype(np.float32)}
-  key = jax.random.key(0)
-  current = [state]  # the step donates its state: each call trains on from the last one's
-
-  def call():
-    current[0], metrics = step(current[0], batch, key)
-    return metrics
-
-  return call
-
-
 def measure(config, rounds: int, steps: int) -> dict[str, list[float]]:
   lazy_r1 = config.family.r1_penalty > 0 and config.family.r1_every > 1
-  variants = {"full step": timed_step(config, r1=False)}
+  # Step 1 is an ordinary step (step 0 pays lazy R1).
+  variants = {"full step": step_caller(config, 1)}
   if lazy_r1:
-    variants["lazy R1's step"] = timed_step(config, r1=True)
+    variants["lazy R1's step"] = step_caller(config, r1_step_index(config.family.r1_every))
   for name, without in knockouts(config):
-    variants[f"without {name}"] = timed_step(without, r1=False)
+    variants[f"without {name}"] = step_caller(without, 1)
   times = {name: [] for name in variants}
   for _ in range(rounds):
     for name, call in variants.items():
