@@ -27,7 +27,7 @@ set_xla_flags()  # what a run computes with
 from conv_share import seconds_per_call  # noqa: E402
 from dcgan_step import add_network_arguments, network_configs, step_caller  # noqa: E402
 
-from ganjax.families.gan.step import lazy_r1_due  # noqa: E402
+from ganjax.families.gan.step import lazy_r1_due, lazy_r1_on  # noqa: E402
 
 # Each variant: (what it leaves out, whether the config has it, the changes that leave it out).
 KNOCKOUTS = (
@@ -59,10 +59,9 @@ def r1_step_index(every: int) -> int:
 
 
 def measure(config, rounds: int, steps: int) -> dict[str, list[float]]:
-  lazy_r1 = config.family.r1_penalty > 0 and config.family.r1_every > 1
   # Step 1 is an ordinary step (step 0 pays lazy R1).
   variants = {"full step": step_caller(config, 1)}
-  if lazy_r1:
+  if lazy_r1_on(config.family):
     variants["lazy R1's step"] = step_caller(config, r1_step_index(config.family.r1_every))
   for name, without in knockouts(config):
     variants[f"without {name}"] = step_caller(without, 1)

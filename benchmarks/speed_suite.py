@@ -36,7 +36,12 @@ sys.path.insert(0, str(HERE))
 import train_step  # noqa: E402
 
 DEFAULT_STEP = "ganjax, default"  # the pure step of experiments.dcgan's own network
-DEFAULT_LOOP = "the default (width 32, no dropout, EMA, lazy R1)"
+# Each whole-loop row: (its name, the experiment's flags, the step row of the same network it is
+# held against).
+LOOPS = (
+  ("--preset=tutorial (the peers' network)", ("--preset=tutorial",), "ganjax"),
+  ("the default (width 32, no dropout, EMA, lazy R1)", (), DEFAULT_STEP),
+)
 
 
 def measure_pipeline(batch: int, steps: int) -> None:
@@ -171,12 +176,12 @@ def step_rows(batch: int, steps: int, torch_python: str) -> dict[str, dict[str, 
 
 
 def print_loop_rows(batch: int, rows: dict[str, dict[str, str]], loops: dict[str, dict[str, str]]) -> None:
-  """The whole loop's images/s against the pure step of its own network at the same batch,
-  and against TF/Keras's step (the peers' network)."""
+  """Each whole loop's images/s (`loops`, by the names of LOOPS) against the pure step of its
+  own network at the same batch, and against TF/Keras's step (the peers' network)."""
   tf_speed = float(rows["tf-keras"].get("images_per_s", "nan"))
+  step_row_of = {name: step_row for name, _, step_row in LOOPS}
   for name, loop in loops.items():
-    own_step = rows[DEFAULT_STEP if name == DEFAULT_LOOP else "ganjax"]
-    ours = float(own_step.get("images_per_s", "nan"))
+    ours = float(rows[step_row_of[name]].get("images_per_s", "nan"))
     speed = float(loop.get("images_per_s", "nan"))
     print(
       f"  whole loop, {name} (steps {loop.get('steps', '-')}): {loop.get('images_per_s', loop.get('error'))} images/s"
@@ -204,8 +209,7 @@ def main() -> None:
     rows = step_rows(batch, steps, args.torch_python)
     # The peers' network (the tutorial preset) is what the step rows time; the default
     # (width 32, no dropout, EMA) is what `python -m experiments.dcgan` trains.
-    loops = {"--preset=tutorial (the peers' network)": end_to_end(batch, "--preset=tutorial")}
-    loops[DEFAULT_LOOP] = end_to_end(batch)
+    loops = {name: end_to_end(batch, *flags) for name, flags, _ in LOOPS}
     per_batch[batch] = rows, loops
   step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={batches[0]}", f"--steps={steps}"]
   scaling = {k: train_step.run(step_cmd, env=with_devices(k)) for k in (1, 2, 4)}

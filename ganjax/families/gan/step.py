@@ -34,6 +34,11 @@ Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 
 
+def lazy_r1_on(family) -> bool:
+  """Whether R1 is lazy: paid on every `r1_every`-th step only, by a second step program."""
+  return family.r1_penalty > 0 and family.r1_every > 1
+
+
 def lazy_r1_due(step, r1_every: int):
   """Whether the step numbered `step` (0-based) pays lazy R1: 0, k, 2k, ... (int or array)."""
   return step % r1_every == 0

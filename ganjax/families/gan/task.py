@@ -11,7 +11,7 @@ from ganjax.config import Config
 from ganjax.data.pipeline import load_source
 from ganjax.families.gan import evaluate as evaluation
 from ganjax.families.gan.state import GANState, create_state
-from ganjax.families.gan.step import lazy_r1_due, make_train_step
+from ganjax.families.gan.step import lazy_r1_due, lazy_r1_on, make_train_step
 from ganjax.models import build_gan, check_image_shape, check_labels, progressive
 from ganjax.sampling import default_labels, make_sampler, make_sampling_stats, truncate
 from ganjax.train.task import Task
@@ -40,8 +40,7 @@ def step_phases(config: Config, generator, discriminator) -> tuple[Callable, Cal
 
   def phase(step: int):
     stage = progressive.stage_at(step, config.family.progressive_steps) if config.family.progressive_steps else None
-    lazy_r1 = config.family.r1_penalty and config.family.r1_every > 1
-    return stage, (bool(lazy_r1_due(step, config.family.r1_every)) if lazy_r1 else None)
+    return stage, (bool(lazy_r1_due(step, config.family.r1_every)) if lazy_r1_on(config.family) else None)
 
   def make_step(phase):
     stage, r1_due = phase
