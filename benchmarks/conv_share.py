@@ -151,11 +151,7 @@ def measure(config, rounds: int, steps: int) -> dict:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  add_network_arguments(parser, batches="64,256")
-  parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the step and the convolutions")
-  parser.add_argument(
-    "--steps", type=int, default=10, help="calls timed per round, of the step and of each convolution"
-  )
+  add_network_arguments(parser, batches="64,256", steps=10)
   parser.add_argument("--top", type=int, default=8, help="the largest convolutions to list")
   args = parser.parse_args(argv)
   for config in network_configs(parser, args):

@@ -55,10 +55,13 @@ def step_caller(config: Config, index: int):
   return call
 
 
-def add_network_arguments(parser: argparse.ArgumentParser, batches: str) -> None:
-  """`--preset` and `--batches` of the benchmarks that time experiments.dcgan's step."""
+def add_network_arguments(parser: argparse.ArgumentParser, batches: str, steps: int) -> None:
+  """`--preset`, `--batches`, `--rounds` and `--steps` of the benchmarks that time
+  experiments.dcgan's step in interleaved rounds against variants or parts of it."""
   parser.add_argument("--preset", default="", help="experiments.dcgan's preset (tutorial); empty: its default")
   parser.add_argument("--batches", default=batches, help="a comma list of batch sizes")
+  parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the step and its comparisons")
+  parser.add_argument("--steps", type=int, default=steps, help="calls timed per round, of the step and of each other")
 
 
 def network_configs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Config]:

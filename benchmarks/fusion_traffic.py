@@ -166,9 +166,7 @@ def probe_rate(name: str, shape: tuple[int, ...], calls: int = 50) -> float:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  add_network_arguments(parser, batches="64,256")
-  parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the step and its convolutions")
-  parser.add_argument("--steps", type=int, default=10, help="calls timed per round")
+  add_network_arguments(parser, batches="64,256", steps=10)
   args = parser.parse_args(argv)
   for config in network_configs(parser, args):
     instructions = entry_instructions(step_caller(config, 1).lower().compile().as_text())

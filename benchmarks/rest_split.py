@@ -74,9 +74,7 @@ def measure(config, rounds: int, steps: int) -> dict[str, list[float]]:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  add_network_arguments(parser, batches="64")
-  parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the variants")
-  parser.add_argument("--steps", type=int, default=20, help="steps timed per variant and round")
+  add_network_arguments(parser, batches="64", steps=20)
   args = parser.parse_args(argv)
   for config in network_configs(parser, args):
     batch_size = config.batch_size
