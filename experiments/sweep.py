@@ -86,8 +86,15 @@ def main(argv=None) -> None:
   failures = []
   if not args.report_only:
     stop: list[int] = []
-    # The runs handle Ctrl-C themselves (save and exit 0); the sweep only must not start the next.
-    previous = {s: signal.signal(s, lambda signum, frame: stop.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    running: list = []  # the child process of the moment: a run or its evaluation
+
+    def on_stop(signum, frame):
+      # The runs handle a stop signal themselves (save and exit 0); the sweep passes it on to
+      # its child and must not start the next run.
+      stop.append(signum)
+      sweep.forward(signum, running)
+
+    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
       for i, run in enumerate(mine, 1):
         head = f"[{i}/{len(mine)}] {run.config_name} seed {run.seed}"
@@ -95,7 +102,7 @@ def main(argv=None) -> None:
           print(f"{head}: finished before, skipped.")
           continue
         print(f"{head}: training in {run.workdir}", flush=True)
-        outcome = sweep.execute(args.experiment, run, configs[run], args.final_samples)
+        outcome = sweep.execute(args.experiment, run, configs[run], args.final_samples, running)
         if stop and outcome == "done":  # the signal came while this run was finishing
           print(f"{head}: done. Sweep stopped before the next run; run the same command to go on.")
           return

@@ -195,14 +195,38 @@ def write_record(run: Run, record: dict) -> None:
   os.replace(f"{path}.tmp", path)
 
 
-def execute(experiment: str, run: Run, config: Config, final_samples: int) -> str:
+def call(argv: list[str], running: list[subprocess.Popen]) -> int:
+  """Runs `argv` to its end and returns its exit status; meanwhile the process is in `running`,
+  so that a stop signal sent to the sweep alone can be passed on to it (`forward`)."""
+  process = subprocess.Popen(argv)
+  running.append(process)
+  try:
+    return process.wait()
+  finally:
+    running.remove(process)
+
+
+def forward(signum: int, running: list[subprocess.Popen]) -> None:
+  """Passes a stop signal on to the running child. Ctrl-C and a scheduler's TERM reach the
+  whole process group anyway (a run counts a second signal as the same request); `kill` of
+  the sweep's own PID reaches only the sweep, which would otherwise wait for the run's end."""
+  for process in running:
+    if process.poll() is None:
+      process.send_signal(signum)
+
+
+def execute(
+  experiment: str, run: Run, config: Config, final_samples: int, running: list[subprocess.Popen] | None = None
+) -> str:
   """Trains `run` to its last step (resuming if it was interrupted), then scores a GAN once on
   `final_samples` samples. Returns "done", "stopped" (a stop signal: the run saved and left)
   or "failed: <why>". Child output goes straight to the terminal: its progress bar, its errors.
+  `running`: where each child process is listed while it runs (see `call`).
   """
+  running = [] if running is None else running
   record = read_record(run)
   start = time.perf_counter()
-  status = subprocess.call([sys.executable, "-m", f"experiments.{experiment}", *run.argv()])
+  status = call([sys.executable, "-m", f"experiments.{experiment}", *run.argv()], running)
   record["train_seconds"] = record.get("train_seconds", 0.0) + round(time.perf_counter() - start, 1)
   if os.path.isdir(run.workdir):  # not when the run could not make its workdir
     write_record(run, record)
@@ -213,7 +237,7 @@ def execute(experiment: str, run: Run, config: Config, final_samples: int) -> st
   if registry.scored_after_training(config.model):  # it scored itself (results.json) after its last step
     return "done" if is_finished(run, config) else "failed: the run wrote no results.json"
   out = scores_path(run, config)
-  status = subprocess.call(
+  status = call(
     [
       sys.executable,
       "-m",
@@ -223,7 +247,8 @@ def execute(experiment: str, run: Run, config: Config, final_samples: int) -> st
       f"--out={out}.tmp",
       f"--data_dir={config.data_dir}",
       f"--accelerator={config.accelerator}",
-    ]
+    ],
+    running,
   )
   if status != 0:
     return f"failed: its evaluation exited with status {status}"

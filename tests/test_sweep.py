@@ -4,6 +4,10 @@ resume, and the tables of two tiny runs."""
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -183,3 +187,35 @@ def test_a_failed_run_is_reported_and_the_sweep_goes_on(mnist_dir, tmp_path, cap
   with pytest.raises(UsageError, match=r"1 run\(s\) failed: ema_decay=0 seed 0"):
     sweep_command.main(sweep_argv(workdir, mnist_dir))
   assert os.path.exists(workdir / "ema_decay=0.9" / "seed0" / "final_eval.json")
+
+
+@pytest.mark.slow
+def test_a_stop_signal_to_the_sweep_alone_stops_its_run_at_once(mnist_dir, tmp_path):
+  """`kill <sweep pid>` (not the process group): the sweep passes the signal on to its run,
+  which saves and leaves long before its last step, and the sweep says how to resume."""
+  workdir = tmp_path / "sweep"
+  argv = [a.replace("steps=2", "steps=100000") for a in sweep_argv(workdir, mnist_dir, "--shard=0/2")]  # ema_decay=0
+  log = tmp_path / "sweep.log"  # a file, not a pipe: a full pipe would block the run
+  sweep_process = subprocess.Popen(
+    [sys.executable, "-m", "experiments.sweep", *argv],
+    stdout=log.open("w"),
+    stderr=subprocess.STDOUT,
+    start_new_session=True,  # signals to the sweep's PID reach it alone, as with `kill`
+  )
+  checkpoints = workdir / "ema_decay=0" / "seed0" / "checkpoints"
+  try:
+    deadline = time.monotonic() + 240
+    while not (checkpoints.is_dir() and any(d.isdigit() for d in os.listdir(checkpoints))):
+      assert sweep_process.poll() is None and time.monotonic() < deadline, log.read_text()
+      time.sleep(0.5)
+    os.kill(sweep_process.pid, signal.SIGTERM)
+    sweep_process.wait(timeout=120)
+    out = log.read_text()
+    assert sweep_process.returncode == 0, out
+    newest = max(int(d) for d in os.listdir(checkpoints) if d.isdigit())
+    assert newest < 100000
+    assert f"Sweep stopped during ema_decay=0 seed 0 (newest checkpoint: step {newest} of 100000)" in out
+    assert "Traceback" not in out
+  finally:
+    if sweep_process.poll() is None:  # the signal was not passed on: leave no run behind
+      os.killpg(sweep_process.pid, signal.SIGKILL)
