@@ -89,10 +89,13 @@ def main(argv=None) -> None:
     running: list = []  # the child process of the moment: a run or its evaluation
 
     def on_stop(signum, frame):
-      # The runs handle a stop signal themselves (save and exit 0); the sweep passes it on to
-      # its child and must not start the next run.
+      # The runs handle a stop signal themselves (save and exit 0); the sweep must not start
+      # the next run. A TERM sent to the sweep's PID alone (`kill`) is passed on to its child.
+      # SIGINT is not: it comes from Ctrl-C, which reaches the child already, and a second one
+      # could land inside an evaluation's own interrupt handling.
       stop.append(signum)
-      sweep.forward(signum, running)
+      if signum == signal.SIGTERM:
+        sweep.forward(signum, running)
 
     previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -207,9 +207,9 @@ def call(argv: list[str], running: list[subprocess.Popen]) -> int:
 
 
 def forward(signum: int, running: list[subprocess.Popen]) -> None:
-  """Passes a stop signal on to the running child. Ctrl-C and a scheduler's TERM reach the
-  whole process group anyway (a run counts a second signal as the same request); `kill` of
-  the sweep's own PID reaches only the sweep, which would otherwise wait for the run's end."""
+  """Passes a stop signal on to the running child. A scheduler's TERM reaches the whole process
+  group anyway (a run counts a second signal as the same request); `kill` of the sweep's own
+  PID reaches only the sweep, which would otherwise wait for the run's end."""
   for process in running:
     if process.poll() is None:
       process.send_signal(signum)
