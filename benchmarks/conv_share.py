@@ -125,7 +125,8 @@ def seconds_per_call(function, args, calls: int) -> float:
 
 def measure(config, rounds: int, steps: int) -> dict:
   step_call = step_caller(config, 1)  # an ordinary step (step 0 is lazy R1's)
-  convolutions = parse_convolutions(step_call.lower().compile().as_text())
+  hlo_text = step_call.lower().compile().as_text()
+  convolutions = parse_convolutions(hlo_text)
   rng = np.random.default_rng(1)
   compiled = []
   for name, conv in convolutions:
@@ -146,6 +147,7 @@ def measure(config, rounds: int, steps: int) -> dict:
     "conv_ms": statistics.median(conv_ms),
     "rounds": list(zip(step_ms, conv_ms)),
     "per_conv": {name: (statistics.median(v), conv) for (name, v), (_, conv) in zip(per_conv.items(), convolutions)},
+    "hlo_text": hlo_text,  # the compiled step's, which the convolutions were read from
   }
 
 

@@ -14,13 +14,12 @@ It then times three probes on the activation shape the step's loops write most, 
 per call net of a call's fixed cost: an elementwise select (LeakyReLU's gradient), a transpose
 into the layout of a weight gradient's convolution, and a sum over the batch (a BatchNorm
 statistic). Each group's traffic divided by its probe's rate is the time it would take with no
-cost per op beyond its bytes. When that is
-close to the measured rest, the rest is bound by its bytes, and the lever is fewer passes over
-the activations; where it falls short, what is left is per-op cost or slower code paths than
-the probes'.
+cost per op beyond its bytes. When that is close to the measured rest, the rest is bound by its
+bytes, and the lever is fewer passes over the activations; where it falls short, what is left
+is per-op cost or slower code paths than the probes'.
 
-The step and the convolutions alone (conv_share's measurement) and the streaming probe run in
-one process.
+The step and the convolutions alone (conv_share's measurement, whose compiled step is the one
+read here) and the probes run in one process.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from conv_share import measure as measure_convolutions  # noqa: E402
 from conv_share import seconds_per_call  # noqa: E402
-from dcgan_step import add_network_arguments, network_configs, step_caller  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs  # noqa: E402
 
 FREE = {"parameter", "constant", "tuple", "get-tuple-element", "bitcast", "after-all"}
 ITEM_BYTES = {"f32": 4, "s32": 4, "u32": 4, "f16": 2, "bf16": 2, "s16": 2, "u16": 2, "s8": 1, "u8": 1, "pred": 1}
@@ -56,7 +55,6 @@ class Instruction:
   written: int  # bytes of its result
   dims: tuple[int, ...]  # its result's shape (the first array of a tuple)
   operands: tuple[str, ...]
-  source: str  # the JAX op it came from (metadata op_name), or its fusion's name
 
 
 def shape_bytes(shape: str) -> int:
@@ -81,8 +79,7 @@ def entry_instructions(hlo_text: str) -> list[Instruction]:
     match = _INSTRUCTION.match(line)
     if not match:
       continue
-    name, shape, opcode, operands, rest = match.groups()
-    source = re.search(r'op_name="([^"]*)"', rest)
+    name, shape, opcode, operands, _ = match.groups()
     parsed.append(
       Instruction(
         name=name,
@@ -90,7 +87,6 @@ def entry_instructions(hlo_text: str) -> list[Instruction]:
         written=shape_bytes(shape),
         dims=first_dims(shape),
         operands=tuple(o.strip().lstrip("%") for o in re.sub(r"/\*[^*]*\*/", "", operands).split(",") if o.strip()),
-        source=source.group(1) if source else name,
       )
     )
   return parsed
@@ -169,9 +165,9 @@ def main(argv=None) -> None:
   add_network_arguments(parser, batches="64,256", steps=10)
   args = parser.parse_args(argv)
   for config in network_configs(parser, args):
-    instructions = entry_instructions(step_caller(config, 1).lower().compile().as_text())
-    groups = traffic(instructions)
     timed = measure_convolutions(config, args.rounds, args.steps)
+    instructions = entry_instructions(timed["hlo_text"])
+    groups = traffic(instructions)
     rest_ms = timed["step_ms"] - timed["conv_ms"]
     shape = activation_shape(instructions)
     rates = {name: [probe_rate(name, shape) for _ in range(args.rounds)] for name in PROBES}
