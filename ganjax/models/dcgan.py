@@ -73,6 +73,7 @@ class Generator(nn.Module):
   num_classes: int = 0  # >0: conditional on labels [N] (a learned embedding joins z)
   # Averages batch statistics over this pmap axis, so BatchNorm sees the global batch.
   axis_name: str | None = None
+  conv_backend: str = "xla"  # or "onednn": who computes the convolutions (ganjax.kernels.onednn)
 
   @nn.compact
   def __call__(
@@ -106,14 +107,17 @@ class Generator(nn.Module):
     for features, stride in hidden:
       if stage is not None and len(grown) > stage:
         break
-      x = SubPixelConvTranspose(features, (5, 5), (stride, stride), use_bias=not self.batchnorm, kernel_init=kinit)(x)
+      x = SubPixelConvTranspose(
+        features, (5, 5), (stride, stride), not self.batchnorm, kinit, conv_backend=self.conv_backend
+      )(x)
       x = nn.leaky_relu(norm(x), self.leak)
       grown.append(x)
     if stage == 0:
       return to_rgb(grown[0], 7)
     if stage == 1:
       return progressive.blend(to_rgb(grown[1], 14), progressive.upsample(to_rgb(grown[0], 7), 2), alpha)
-    out = jnp.tanh(SubPixelConvTranspose(self.channels, (5, 5), (2, 2), use_bias=False, kernel_init=kinit)(x))
+    out = SubPixelConvTranspose(self.channels, (5, 5), (2, 2), False, kinit, conv_backend=self.conv_backend)(x)
+    out = jnp.tanh(out)
     if stage == 2:
       return progressive.blend(out, progressive.upsample(to_rgb(grown[1], 14), 2), alpha)
     return out
@@ -131,6 +135,7 @@ class Discriminator(nn.Module):
   num_classes: int = 0  # >0: conditional on labels [N]
   conditioning: str = "concat"  # one-hot label maps as input channels, or "projection"
   axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
+  conv_backend: str = "xla"  # or "onednn": who computes the convolutions (ganjax.kernels.onednn)
 
   @nn.compact
   def __call__(
@@ -150,7 +155,9 @@ class Discriminator(nn.Module):
 
     def block(i, h):
       normalised = self.batchnorm and i > 0
-      conv = StridedConv(channels[i], (5, 5), (2, 2), use_bias=not normalised, kernel_init=kinit, name=f"Conv_{i}")
+      conv = StridedConv(
+        channels[i], (5, 5), (2, 2), not normalised, kinit, conv_backend=self.conv_backend, name=f"Conv_{i}"
+      )
       h = normalized(conv, self.spectral_norm, h, train)
       if normalised:
         h = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, name=f"BatchNorm_{i - 1}")(h)

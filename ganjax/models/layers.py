@@ -57,6 +57,7 @@ class SubPixelConvTranspose(nn.Module):
   use_bias: bool = True
   kernel_init: Callable = initializers.lecun_normal()
   bias_init: Callable = nn.initializers.zeros
+  conv_backend: str = "xla"  # or "onednn" (ganjax.kernels.onednn): who computes the convolution
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -69,13 +70,7 @@ class SubPixelConvTranspose(nn.Module):
     phase_kernel = jnp.einsum("atk,bul,klio->tuiabo", select_h, select_w, kernel.astype(x.dtype))
     th, tw = phase_kernel.shape[:2]
     phase_kernel = phase_kernel.reshape(th, tw, x.shape[-1], sh * sw * self.features)
-    y = jax.lax.conv_general_dilated(
-      x,
-      phase_kernel,
-      window_strides=(1, 1),
-      padding=((lo_h, hi_h), (lo_w, hi_w)),
-      dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
+    y = convolution(x, phase_kernel, (1, 1), ((lo_h, hi_h), (lo_w, hi_w)), self.conv_backend)
     n, h, w, _ = y.shape
     y = y.reshape(n, h, w, sh, sw, self.features).transpose(0, 1, 3, 2, 4, 5)
     y = y.reshape(n, h * sh, w * sw, self.features)
@@ -85,6 +80,15 @@ class SubPixelConvTranspose(nn.Module):
 
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def convolution(x: jax.Array, kernel: jax.Array, strides, padding, backend: str) -> jax.Array:
+  """NHWC x, HWIO kernel, explicit padding: XLA's convolution, or oneDNN's (`backend='onednn'`)."""
+  if backend == "onednn":
+    from ganjax.kernels import onednn
+
+    return onednn.conv(x, kernel, tuple(strides), tuple(tuple(p) for p in padding)).astype(x.dtype)
+  return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_NHWC)
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -168,11 +172,16 @@ class StridedConv(nn.Module):
   use_bias: bool = True
   kernel_init: Callable = initializers.lecun_normal()
   bias_init: Callable = nn.initializers.zeros
+  conv_backend: str = "xla"  # or "onednn": the forward pass and both gradients on oneDNN
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
-    y = _strided_conv(x, kernel.astype(x.dtype), tuple(self.strides))
+    if self.conv_backend == "xla":
+      y = _strided_conv(x, kernel.astype(x.dtype), tuple(self.strides))
+    else:
+      pads = jax.lax.padtype_to_pads(x.shape[1:3], self.kernel_size, self.strides, "SAME")
+      y = convolution(x, kernel.astype(x.dtype), self.strides, pads, self.conv_backend)
     if self.use_bias:
       y = y + self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
     return y

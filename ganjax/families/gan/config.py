@@ -15,6 +15,7 @@ LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 CONDITIONINGS = ("concat", "projection")
 EMA_BN_STATS = ("g", "standing")
+CONV_BACKENDS = ("xla", "onednn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,9 @@ class GANConfig(PlayersConfig):
   # coordinate from the standard normal truncated to (-t, t), trading recall for precision.
   # 0: off, the training distribution. Sampling only: training always draws the full normal.
   truncation: float = 0.0
+  # Who computes the DCGAN's convolutions on a CPU: XLA, or oneDNN's kernels through XLA's FFI
+  # (ganjax.kernels.onednn; the same convolutions in another float rounding, faster on x86).
+  conv_backend: str = "xla"
 
 
 CONFIG = GANConfig  # the registry finds a family's flags by this name
@@ -75,6 +79,7 @@ def validate(config: Config) -> None:
     "loss": LOSSES,
     "d_conditioning": CONDITIONINGS,
     "ema_bn_stats": EMA_BN_STATS,
+    "conv_backend": CONV_BACKENDS,
   }.items():
     if getattr(gan, name) not in allowed:
       raise UsageError(f"--{name}={getattr(gan, name)} is not one of {', '.join(allowed)}.")
@@ -86,6 +91,18 @@ def validate(config: Config) -> None:
   if gan.leak < 0:
     raise UsageError(f"--leak={gan.leak} must be non-negative.")
   _validate_tricks(config, gan)
+
+
+def _validate_onednn(config: Config) -> None:
+  from ganjax.kernels import onednn
+
+  if config.model != "dcgan":
+    raise UsageError(f"--conv_backend=onednn computes the DCGAN's convolutions; --model={config.model} has none.")
+  if config.accelerator in ("gpu", "tpu"):
+    raise UsageError(f"--conv_backend=onednn runs on the CPU; use it with --accelerator=cpu, not {config.accelerator}.")
+  reason = onednn.unavailable_reason()
+  if reason:
+    raise UsageError(f"--conv_backend=onednn {reason}.")
 
 
 def _validate_tricks(config: Config, gan: GANConfig) -> None:
@@ -127,6 +144,8 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
       "The gradient penalty is per example and BatchNorm mixes examples: use "
       "--d_batchnorm=false with it (Gulrajani et al. 2017, section 4)."
     )
+  if gan.conv_backend == "onednn":
+    _validate_onednn(config)
   if gan.progressive_steps and config.model != "dcgan":
     raise UsageError("--progressive_steps grows the DCGAN (7 -> 14 -> 28 pixels); use it with --model=dcgan.")
   if gan.progressive_steps and gan.replay_size:

@@ -1,0 +1,1 @@
+"""Compute kernels from outside XLA, called through its FFI (ganjax.kernels.onednn)."""
