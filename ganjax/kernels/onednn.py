@@ -113,7 +113,8 @@ def register() -> None:
   """Loads the custom calls and registers them with XLA (once per process)."""
   library = ctypes.cdll.LoadLibrary(str(library_path()))
   for kind, symbol in TARGETS.items():
-    jax.ffi.register_ffi_target(f"ganjax_onednn_conv_{kind}", jax.ffi.pycapsule(getattr(library, symbol)), platform="cpu")
+    capsule = jax.ffi.pycapsule(getattr(library, symbol))
+    jax.ffi.register_ffi_target(f"ganjax_onednn_conv_{kind}", capsule, platform="cpu")
 
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
