@@ -5,7 +5,6 @@ flag's misuses are one-line errors."""
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from ganjax.config import Config
