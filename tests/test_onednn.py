@@ -101,7 +101,7 @@ def test_the_train_step_on_onednn_equals_xla_and_pmaps_over_four_devices():
 @pytest.mark.parametrize(
   "flags,message",
   [
-    (dict(conv_backend="eigen"), "--conv_backend=eigen is not one of xla, onednn."),
+    (dict(conv_backend="eigen"), "--conv_backend=eigen is not one of xla, onednn, auto."),
     (dict(conv_backend="onednn", model="mlp"), "--model=mlp has none"),
     (dict(conv_backend="onednn", accelerator="gpu"), "use it with --accelerator=cpu"),
   ],
@@ -119,3 +119,14 @@ def test_without_onednn_installed_the_flag_says_what_to_install(monkeypatch):
   monkeypatch.setattr(onednn, "onednn_prefix", lambda: None)
   with pytest.raises(UsageError, match="pip install onednn-cpu-gomp"):
     validate(Config.from_flags(conv_backend="onednn"))
+
+
+def test_auto_is_onednn_on_a_cpu_that_has_it_and_xla_without(monkeypatch):
+  assert jax.default_backend() == "cpu"
+  assert onednn.resolve_backend("auto") == "onednn"
+  assert onednn.resolve_backend("xla") == "xla"
+  monkeypatch.setattr(onednn, "onednn_prefix", lambda: None)
+  assert onednn.resolve_backend("auto") == "xla"
+  from ganjax.config import validate
+
+  validate(Config.from_flags(conv_backend="auto"))  # never an error: it falls back

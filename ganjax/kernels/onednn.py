@@ -69,6 +69,14 @@ def unavailable_reason() -> str | None:
   return None
 
 
+def resolve_backend(name: str) -> str:
+  """`--conv_backend`'s value for this process: 'auto' becomes 'onednn' where JAX computes on
+  the CPU and oneDNN's kernels can run, else 'xla'."""
+  if name != "auto":
+    return name
+  return "onednn" if jax.default_backend() == "cpu" and unavailable_reason() is None else "xla"
+
+
 def library_path() -> Path:
   """The compiled custom calls, built on first use (atomically: parallel first uses are safe)."""
   reason = unavailable_reason()

@@ -64,7 +64,9 @@ def build_gan(config: Config, image_shape: tuple[int, int, int], axis_name: str 
     axis_name=axis_name,
   )
   if config.model == "dcgan":
-    backend = config.family.conv_backend
+    from ganjax.kernels.onednn import resolve_backend
+
+    backend = resolve_backend(config.family.conv_backend)
     g = dcgan.Generator(channels=image_shape[-1], image_size=image_shape[0], conv_backend=backend, **g_options)
     return g, dcgan.Discriminator(conv_backend=backend, **d_options)
   if config.model == "mlp":

@@ -15,7 +15,7 @@ LOSSES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 LABELLED_LOSSES = ("minimax", "non_saturating", "lsgan")
 CONDITIONINGS = ("concat", "projection")
 EMA_BN_STATS = ("g", "standing")
-CONV_BACKENDS = ("xla", "onednn")
+CONV_BACKENDS = ("xla", "onednn", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,8 @@ class GANConfig(PlayersConfig):
   # 0: off, the training distribution. Sampling only: training always draws the full normal.
   truncation: float = 0.0
   # Who computes the DCGAN's convolutions on a CPU: XLA, or oneDNN's kernels through XLA's FFI
-  # (ganjax.kernels.onednn; the same convolutions in another float rounding, faster on x86).
+  # (ganjax.kernels.onednn; the same convolutions in another float rounding, faster on x86);
+  # auto: oneDNN where the run computes on a CPU that has it, XLA elsewhere (a GPU, a Mac).
   conv_backend: str = "xla"
 
 
