@@ -3,10 +3,11 @@
     python benchmarks/conv_backends.py                            # the default network, batch 64 and 256
     python benchmarks/conv_backends.py --preset=tutorial --batches=256
 
-Each convolution layer of G and D as the model computes it (G's transposed convolutions in
-their sub-pixel form, D's stride-2 convolutions with the sub-pixel input gradient), timed
-forward and both gradients, once on XLA and once on oneDNN (ganjax.kernels.onednn); then the
-whole train step with each backend. Interleaved rounds in one process; medians.
+Each convolution layer of G and D as the model computes it with each backend, forward and
+both gradients (on XLA: G's transposed convolutions in their sub-pixel form, D's stride-2
+convolutions with the sub-pixel input gradient; on oneDNN, ganjax.kernels.onednn: its own
+transposed convolutions, but the sub-pixel form for the layer to the image), then the whole
+train step with each backend. Interleaved rounds in one process; medians.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ganjax.xla_flags import set_xla_flags  # noqa: E402
 
 set_xla_flags()  # what a run computes with
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from conv_share import seconds_per_call  # noqa: E402
@@ -28,71 +30,68 @@ from ganjax.kernels import onednn  # noqa: E402
 from ganjax.models import build_gan, layers  # noqa: E402
 
 
-def model_convolutions(config, image_shape=(28, 28, 1)) -> list[tuple[str, tuple, tuple, tuple, tuple]]:
-  """(player, x shape, kernel shape, strides, explicit padding) of every convolution G and D
-  compute in their forward passes at `config.batch_size`, read by initialising them."""
-  config = config.replace(conv_backend="xla")
-  generator, discriminator = build_gan(config, image_shape=image_shape, axis_name=None)
-  found, original = [], jax.lax.conv_general_dilated
-  player = [""]
+def model_conv_layers(config, image_shape=(28, 28, 1)) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+  """(player, the layer, its input shape) of every convolution layer of G and D at
+  `config.batch_size` (SubPixelConvTranspose, StridedConv), read by initialising them."""
+  generator, discriminator = build_gan(config.replace(conv_backend="xla"), image_shape=image_shape, axis_name=None)
+  found, player = [], [""]
 
-  def record(lhs, rhs, window_strides, padding, *args, **kwargs):
-    if isinstance(padding, str):
-      padding = jax.lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
-    found.append((player[0], tuple(lhs.shape), tuple(rhs.shape), tuple(window_strides), tuple(map(tuple, padding))))
-    return original(lhs, rhs, window_strides, padding, *args, **kwargs)
+  def record(next_fun, args, kwargs, context):
+    module = context.module
+    if context.method_name == "__call__" and isinstance(module, (layers.SubPixelConvTranspose, layers.StridedConv)):
+      found.append((player[0], module.clone(parent=None, name=None), tuple(args[0].shape)))
+    return next_fun(*args, **kwargs)
 
   key, batch = jax.random.key(0), config.batch_size
-  jax.lax.conv_general_dilated = record
-  try:
+  with nn.intercept_methods(record):
     player[0] = "G"
     generator.init({"params": key}, jax.numpy.zeros((batch, config.family.latent_dim)), train=False)
     player[0] = "D"
     discriminator.init({"params": key}, jax.numpy.zeros((batch, *image_shape)), train=False)
-  finally:
-    jax.lax.conv_general_dilated = original
   return found
 
 
-def forward_and_gradients(backend: str, strides, padding):
-  """jit(x, w, dy -> y, dx, dw) of one layer's convolution as that backend's model computes it."""
-  if backend == "onednn":
-    conv = lambda x, w: onednn.conv(x, w, strides, padding)  # noqa: E731
-  elif strides != (1, 1):
-    conv = lambda x, w: layers._strided_conv(x, w, strides)  # noqa: E731  (StridedConv's own)
-  else:
-    conv = lambda x, w: layers.convolution(x, w, strides, padding, "xla")  # noqa: E731
+def describe(player: str, layer: nn.Module, x_shape) -> str:
+  kind = "transposed" if isinstance(layer, layers.SubPixelConvTranspose) else "conv"
+  return f"{player} {kind} {x_shape[1]}x{x_shape[2]}x{x_shape[3]} -> {layer.features}, stride {layer.strides[0]}"
 
-  def step(x, w, dy):
-    y, vjp = jax.vjp(conv, x, w)
+
+def forward_and_gradients(layer: nn.Module, backend: str, x_shape):
+  """(jit(params, x, dy -> y, dparams, dx), params) of the layer as that backend's model computes it."""
+  layer = layer.clone(conv_backend=backend)
+  params = layer.init(jax.random.key(1), jax.numpy.zeros(x_shape))
+
+  def step(params, x, dy):
+    y, vjp = jax.vjp(layer.apply, params, x)
     return (y, *vjp(dy))
 
-  return jax.jit(step)
+  return jax.jit(step), params
 
 
 def measure(config, rounds: int, steps: int) -> dict:
   rng = np.random.default_rng(0)
-  layers_found = model_convolutions(config)
   calls = []
-  for player, x_shape, w_shape, strides, padding in layers_found:
+  for player, layer, x_shape in model_conv_layers(config):
     x = rng.standard_normal(x_shape).astype(np.float32)
-    w = (0.02 * rng.standard_normal(w_shape)).astype(np.float32)
-    dy = rng.standard_normal(onednn.output_shape(x_shape, w_shape, strides, padding)).astype(np.float32)
-    name = f"{player} {x_shape} * {w_shape} stride {strides}"
-    calls.append((name, {b: forward_and_gradients(b, strides, padding) for b in ("xla", "onednn")}, (x, w, dy)))
+    functions = {}
+    for backend in ("xla", "onednn"):
+      function, params = forward_and_gradients(layer, backend, x_shape)
+      dy = rng.standard_normal(jax.eval_shape(layer.apply, params, x).shape).astype(np.float32)
+      functions[backend] = (function, (params, x, dy))
+    calls.append((describe(player, layer, x_shape), functions))
   step_calls = {b: step_caller(config.replace(conv_backend=b), 1) for b in ("xla", "onednn")}
-  times = {(name, b): [] for name, _, _ in calls for b in ("xla", "onednn")}
+  times = {(name, b): [] for name, _ in calls for b in ("xla", "onednn")}
   step_ms = {b: [] for b in step_calls}
   for _ in range(rounds):
     for backend, call in step_calls.items():
       step_ms[backend].append(1e3 * seconds_per_call(call, (), steps))
-    for name, functions, operands in calls:
-      for backend, function in functions.items():
+    for name, functions in calls:
+      for backend, (function, operands) in functions.items():
         times[(name, backend)].append(1e3 * seconds_per_call(function, operands, steps))
   return {
     "layers": {(n, b): statistics.median(v) for (n, b), v in times.items()},
     "step_ms": {b: statistics.median(v) for b, v in step_ms.items()},
-    "names": [name for name, _, _ in calls],
+    "names": [name for name, _ in calls],
   }
 
 

@@ -130,3 +130,26 @@ def test_auto_is_onednn_on_a_cpu_that_has_it_and_xla_without(monkeypatch):
   from ganjax.config import validate
 
   validate(Config.from_flags(conv_backend="auto"))  # never an error: it falls back
+
+
+@pytest.mark.parametrize(
+  "kernel,stride,size,features", [(5, 2, 7, 4), (5, 1, 7, 3), (4, 2, 6, 2), (3, 2, 5, 4), (3, 3, 4, 2)]
+)
+def test_the_transposed_convolution_on_onednn_is_flax_s(kernel, stride, size, features):
+  import flax.linen as nn
+
+  from ganjax.models.layers import SubPixelConvTranspose
+
+  x = jax.random.normal(jax.random.key(0), (3, size, size, 5))
+  reference = nn.ConvTranspose(features, (kernel, kernel), (stride, stride), padding="SAME")
+  ours = SubPixelConvTranspose(features, (kernel, kernel), (stride, stride), conv_backend="onednn")
+  params = jax.tree.map(lambda p: p + 0.05, reference.init(jax.random.key(1), x))
+  target = jax.random.normal(jax.random.key(2), (3, size * stride, size * stride, features))
+
+  def loss(module):
+    return lambda p, inputs: jnp.sum(jnp.tanh(module.apply(p, inputs)) * target)
+
+  chex.assert_trees_all_close(ours.apply(params, x), reference.apply(params, x), atol=1e-5)
+  chex.assert_trees_all_close(
+    jax.grad(loss(ours), (0, 1))(params, x), jax.grad(loss(reference), (0, 1))(params, x), atol=1e-4, rtol=1e-5
+  )

@@ -49,6 +49,11 @@ class SubPixelConvTranspose(nn.Module):
   as `nn.ConvTranspose` with those parameters (tests/test_layers.py checks both), but
   no dilated input: XLA's CPU backward pass of a strided transposed convolution is several
   times slower than that of a plain convolution over the un-dilated input.
+
+  With `conv_backend='onednn'` a layer of several output channels is oneDNN's own transposed
+  convolution instead (the data gradient of the 'SAME' convolution it transposes): 1.1-1.7x
+  faster there than the sub-pixel form, which computes 36 taps per output for the 25 of a 5x5
+  kernel. A layer to one channel (an image) keeps the sub-pixel form, 1.4x faster on oneDNN.
   """
 
   features: int
@@ -64,6 +69,8 @@ class SubPixelConvTranspose(nn.Module):
     """x: [N, H, W, C_in] -> [N, H*sh, W*sw, features]."""
     (kh, kw), (sh, sw) = self.kernel_size, self.strides
     kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features))
+    if self.conv_backend == "onednn" and self.features > 1:
+      return self._onednn_transposed(x, kernel)
     select_h, lo_h, hi_h = _phase_taps(kh, sh)
     select_w, lo_w, hi_w = _phase_taps(kw, sw)
     # Phase filters [th, tw, in, sh, sw, out], flattened so phases become channels.
@@ -74,9 +81,24 @@ class SubPixelConvTranspose(nn.Module):
     n, h, w, _ = y.shape
     y = y.reshape(n, h, w, sh, sw, self.features).transpose(0, 1, 3, 2, 4, 5)
     y = y.reshape(n, h * sh, w * sw, self.features)
+    return self._add_bias(y)
+
+  def _add_bias(self, y: jax.Array) -> jax.Array:
     if self.use_bias:
       y = y + self.param("bias", self.bias_init, (self.features,)).astype(y.dtype)
     return y
+
+  def _onednn_transposed(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    from ganjax.kernels import onednn
+
+    # nn.ConvTranspose (kernel not flipped) is the data gradient of the 'SAME' convolution from
+    # its output back to its input whose kernel is this one mirrored, inputs and outputs swapped.
+    n, h, w, _ = x.shape
+    out_shape = (n, h * self.strides[0], w * self.strides[1], self.features)
+    mirrored = jnp.flip(kernel.astype(jnp.float32), (0, 1)).transpose(0, 1, 3, 2)
+    pads = tuple(jax.lax.padtype_to_pads(out_shape[1:3], self.kernel_size, self.strides, "SAME"))
+    y = onednn.conv_data_grad(x.astype(jnp.float32), mirrored, out_shape, tuple(self.strides), pads)
+    return self._add_bias(y.astype(x.dtype))
 
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
