@@ -51,7 +51,14 @@ def onednn_prefix() -> Path | None:
 
 
 def cache_dir() -> Path:
-  return Path(os.environ.get("GANJAX_CACHE") or Path.home() / ".cache" / "ganjax") / "kernels"
+  """Where the compiled kernels are kept: $GANJAX_CACHE, else ~/.cache/ganjax, else (no writable
+  home) the temporary directory."""
+  chosen = Path(os.environ.get("GANJAX_CACHE") or Path.home() / ".cache" / "ganjax") / "kernels"
+  try:
+    chosen.mkdir(parents=True, exist_ok=True)
+    return chosen
+  except OSError:
+    return Path(tempfile.gettempdir()) / f"ganjax-kernels-{os.getuid()}"
 
 
 def _compiler() -> str | None:
