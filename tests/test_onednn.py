@@ -2,6 +2,9 @@
 order of differentiation; the DCGAN and its train step on them equal the XLA ones; and the
 flag's misuses are one-line errors."""
 
+import pathlib
+import tempfile
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -153,3 +156,12 @@ def test_the_transposed_convolution_on_onednn_is_flax_s(kernel, stride, size, fe
   chex.assert_trees_all_close(
     jax.grad(loss(ours), (0, 1))(params, x), jax.grad(loss(reference), (0, 1))(params, x), atol=1e-4, rtol=1e-5
   )
+
+
+def test_kernels_are_built_somewhere_writable(monkeypatch, tmp_path):
+  monkeypatch.setenv("GANJAX_CACHE", str(tmp_path / "cache"))
+  assert onednn.cache_dir() == tmp_path / "cache" / "kernels"
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  monkeypatch.setenv("GANJAX_CACHE", str(blocker / "cache"))  # under a file: cannot be made
+  assert onednn.cache_dir().parent == pathlib.Path(tempfile.gettempdir())
