@@ -7,8 +7,9 @@ Each measurement runs in its own process (so its peak memory is its own):
 - the DCGAN train step (batches 256 and 64, one D and one G update) for ganjax, TF/Keras and PyTorch
   (../shared/peers), with ratios, ganjax's first-step compile time and peak RSS
   (benchmarks/train_step.py), and ganjax's step of the default's own network (width 32, no
-  dropout, EMA, lazy R1), which the default's whole-loop row is held against; both ganjax
-  networks again with their convolutions on oneDNN (`--conv_backend=onednn`);
+  dropout, EMA, lazy R1, oneDNN's convolutions where they run), which the default's whole-loop
+  row is held against; each ganjax network again with the other convolution backend (the
+  tutorial's with `--conv_backend=onednn`, the default's with `--conv_backend=xla`);
 - the same ganjax step pmapped over 1, 2 and 4 (fake) CPU devices, same global batch;
 - the input pipeline alone: images/s of the training batches from MNIST's decoded images in
   memory, and decoding every batch from TFDS's records instead;
@@ -17,8 +18,8 @@ Each measurement runs in its own process (so its peak memory is its own):
 - the whole training loop at each batch: images/s of `python -m experiments.dcgan
   --batch_size=<batch>` over about 10,000 images from its step 10 on (steps 10 to 50 at 256,
   read from the run's TensorBoard log), with `--preset=tutorial` (the peers' network, which
-  the step rows time) and with the defaults (width 32, no dropout, EMA), each also with
-  `--conv_backend=onednn`, against the pure step of the same network and backend;
+  the step rows time) and with the defaults (width 32, no dropout, EMA), each also with the
+  other convolution backend, against the pure step of the same network and backend;
 - the peak resident memory of a default `experiments.dcgan` run (a few hundred steps).
 """
 
@@ -39,14 +40,15 @@ import train_step  # noqa: E402
 
 DEFAULT_STEP = "ganjax, default"  # the pure step of experiments.dcgan's own network
 ONEDNN = "--conv_backend=onednn"  # the convolutions on oneDNN's kernels (ganjax.kernels.onednn)
-ONEDNN_STEP, DEFAULT_ONEDNN_STEP = f"ganjax, {ONEDNN}", f"{DEFAULT_STEP}, {ONEDNN}"
+XLA = "--conv_backend=xla"  # the default's convolutions on XLA's (its default is auto: oneDNN where it runs)
+ONEDNN_STEP, DEFAULT_XLA_STEP = f"ganjax, {ONEDNN}", f"{DEFAULT_STEP}, {XLA}"
 # Each whole-loop row: (its name, the experiment's flags, the step row of the same network it is
 # held against).
 LOOPS = (
   ("--preset=tutorial (the peers' network)", ("--preset=tutorial",), "ganjax"),
-  ("the default (width 32, no dropout, EMA, lazy R1)", (), DEFAULT_STEP),
+  ("the default (width 32, no dropout, EMA, lazy R1, oneDNN where it runs)", (), DEFAULT_STEP),
   (f"--preset=tutorial {ONEDNN}", ("--preset=tutorial", ONEDNN), ONEDNN_STEP),
-  (f"the default, {ONEDNN}", (ONEDNN,), DEFAULT_ONEDNN_STEP),
+  (f"the default, {XLA}", (XLA,), DEFAULT_XLA_STEP),
 )
 
 
@@ -179,7 +181,7 @@ def step_rows(batch: int, steps: int, torch_python: str) -> dict[str, dict[str, 
   # step its whole-loop row is held against.
   rows[DEFAULT_STEP] = train_step.run([*step_cmd, "--network=default"])
   rows[ONEDNN_STEP] = train_step.run([*step_cmd, f"--ganjax_flag={ONEDNN}"])
-  rows[DEFAULT_ONEDNN_STEP] = train_step.run([*step_cmd, "--network=default", f"--ganjax_flag={ONEDNN}"])
+  rows[DEFAULT_XLA_STEP] = train_step.run([*step_cmd, "--network=default", f"--ganjax_flag={XLA}"])
   return rows
 
 

@@ -74,6 +74,10 @@ DEFAULTS = TUTORIAL.replace(
   r1_penalty=1.0,
   r1_every=16,
   eval_every=2000,
+  # The convolutions on oneDNN's kernels where the run computes on a CPU that has them (Linux
+  # x86-64), XLA's elsewhere: the step 1.2-1.3x faster on the 2-core CPU (docs/speed.md, round
+  # eight), fid_mnist within the seeds' noise of XLA's over 3 seeds (docs/dcgan_quality.md).
+  conv_backend="auto",
 )
 PRESETS = {"tutorial": TUTORIAL}
 

@@ -350,6 +350,7 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
     "ema_warmup": (False, True),
     "ema_bn_stats": ("g", "standing"),
     "eval_every": (1000, 2000),
+    "conv_backend": ("xla", "auto"),
   }
   # Still a DCGAN: all-convolutional G and D, BatchNorm in G, the same loss and batch.
   assert [default[k] for k in ("model", "g_batchnorm", "loss", "batch_size")] == ["dcgan", True, "non_saturating", 64]
@@ -401,6 +402,7 @@ def test_the_cgan_is_the_measured_dcgan_with_labels_and_its_old_default_a_preset
     "lr": (1e-3, 5e-4),
     "ema_decay": (0.999, 0.99),
     "ema_bn_stats": ("standing", "g"),
+    "conv_backend": ("auto", "xla"),
   }
   assert [default[k] for k in ("width", "steps", "lr", "dropout", "ema_decay")] == [32, 12000, 5e-4, 0.0, 0.99]
   # The earlier default: the tutorial's nets and settings with labels, for 8,000 steps.
