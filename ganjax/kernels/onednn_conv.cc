@@ -52,6 +52,15 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& g) {
       g.any_weights_md(), g.dst_md(), g.strides, g.pad_low, g.pad_high);
 }
 
+// The user's HWIO kernel in the layout the primitive wants: itself, or a reordered copy.
+memory KernelWeights(const Geometry& g, const memory::desc& wanted, float* data, dnnl::stream& stream) {
+  memory user(g.user_weights_md(), Engine(), data);
+  if (wanted == user.get_desc()) return user;
+  memory kernel(wanted, Engine());
+  dnnl::reorder(user, kernel).execute(stream, user, kernel);
+  return kernel;
+}
+
 ffi::Error Failure(const dnnl::error& e) { return ffi::Error(ffi::ErrorCode::kInternal, e.what()); }
 
 }  // namespace
@@ -75,12 +84,7 @@ static ffi::Error ConvForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, 
     Geometry g = MakeGeometry(x.dimensions(), w.dimensions(), y->dimensions(), GEOMETRY_ARGS);
     auto pd = ForwardDesc(g);
     dnnl::stream stream(Engine());
-    memory user_w(g.user_weights_md(), Engine(), w.typed_data());
-    memory kernel_w = user_w;
-    if (pd.weights_desc() != user_w.get_desc()) {
-      kernel_w = memory(pd.weights_desc(), Engine());
-      dnnl::reorder(user_w, kernel_w).execute(stream, user_w, kernel_w);
-    }
+    memory kernel_w = KernelWeights(g, pd.weights_desc(), w.typed_data(), stream);
     memory src(g.src_md(), Engine(), x.typed_data());
     memory dst(g.dst_md(), Engine(), y->typed_data());
     dnnl::convolution_forward(pd).execute(
@@ -102,12 +106,7 @@ static ffi::Error ConvDataGrad(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w
         Engine(), dnnl::algorithm::convolution_direct, g.src_md(), g.any_weights_md(), g.dst_md(), g.strides,
         g.pad_low, g.pad_high, hint);
     dnnl::stream stream(Engine());
-    memory user_w(g.user_weights_md(), Engine(), w.typed_data());
-    memory kernel_w = user_w;
-    if (pd.weights_desc() != user_w.get_desc()) {
-      kernel_w = memory(pd.weights_desc(), Engine());
-      dnnl::reorder(user_w, kernel_w).execute(stream, user_w, kernel_w);
-    }
+    memory kernel_w = KernelWeights(g, pd.weights_desc(), w.typed_data(), stream);
     memory diff_dst(g.dst_md(), Engine(), dy.typed_data());
     memory diff_src(g.src_md(), Engine(), dx->typed_data());
     dnnl::convolution_backward_data(pd).execute(
