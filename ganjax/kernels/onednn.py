@@ -1,8 +1,9 @@
 """2-D convolutions on oneDNN's CPU kernels, through XLA's FFI (`--conv_backend=onednn`).
 
 XLA:CPU computes the DCGAN's convolutions on its Eigen kernels; oneDNN's (the library
-TensorFlow's CPU build uses) ran them 1.35-1.65x faster on the development CPU, forward and
-both gradients (docs/speed.md). `conv` is `lax.conv_general_dilated` for NHWC activations
+TensorFlow's CPU build uses) ran its conv layers 1.3-1.7x faster on the development CPU,
+forward and both gradients, and the whole step 1.2-1.3x (docs/speed.md, round eight).
+`conv` is `lax.conv_general_dilated` for NHWC activations
 and HWIO kernels (float32, explicit padding, strides; no dilation, no groups) on those kernels.
 
 Its gradient is oneDNN's too, and so are gradients of gradients (R1, WGAN-GP): the forward
@@ -95,7 +96,6 @@ def library_path() -> Path:
   target = cache_dir() / f"onednn_conv-{digest}.so"
   if target.exists():
     return target
-  target.parent.mkdir(parents=True, exist_ok=True)
   print("Building the oneDNN convolution kernels (once per machine, about 10 s)...", file=sys.stderr, flush=True)
   with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
     built = Path(scratch) / target.name

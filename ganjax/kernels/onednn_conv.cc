@@ -7,7 +7,6 @@
 // layout; the kernels are reordered into and out of it on every call, which is cheap against
 // the convolution (a kernel is at most a few MB).
 #include <cstdint>
-#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "xla/ffi/api/ffi.h"
