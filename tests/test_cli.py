@@ -402,7 +402,6 @@ def test_the_cgan_is_the_measured_dcgan_with_labels_and_its_old_default_a_preset
     "lr": (1e-3, 5e-4),
     "ema_decay": (0.999, 0.99),
     "ema_bn_stats": ("standing", "g"),
-    "conv_backend": ("auto", "xla"),
     "steps": (15000, 12000),
     "eval_every": (2500, 2000),
   }
