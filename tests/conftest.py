@@ -21,6 +21,19 @@ import pytest  # noqa: E402
 from ganjax.config import Config  # noqa: E402
 
 
+def pytest_collection_modifyitems(items):
+  """Skips the tests marked `onednn` where oneDNN's kernels cannot run, saying why."""
+  onednn_tests = [item for item in items if item.get_closest_marker("onednn")]
+  if not onednn_tests:
+    return
+  from ganjax.kernels import onednn
+
+  reason = onednn.unavailable_reason()
+  if reason:
+    for item in onednn_tests:
+      item.add_marker(pytest.mark.skip(reason=f"--conv_backend=onednn {reason}"))
+
+
 @pytest.fixture(scope="session")
 def mnist_dir(tmp_path_factory) -> str:
   """A TFDS data dir with `mnist` prepared offline from the bundled files (once per session)."""

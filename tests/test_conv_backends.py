@@ -9,7 +9,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import conv_backends  # noqa: E402
 
 from ganjax.config import Config  # noqa: E402
-from ganjax.kernels import onednn  # noqa: E402
 
 
 def test_every_convolution_layer_of_the_dcgan_is_found_with_its_input_shape():
@@ -24,7 +23,7 @@ def test_every_convolution_layer_of_the_dcgan_is_found_with_its_input_shape():
   ]
 
 
-@pytest.mark.skipif(onednn.unavailable_reason() is not None, reason="oneDNN is not installed")
+@pytest.mark.onednn
 def test_both_backends_time_the_same_computation():
   config = Config.from_flags(width=8, batch_size=4)
   rng = np.random.default_rng(0)

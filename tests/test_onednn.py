@@ -18,7 +18,7 @@ from ganjax.kernels import onednn
 from ganjax.models import build_gan
 from ganjax.train.loop import replicate, unreplicate
 
-pytestmark = pytest.mark.skipif(onednn.unavailable_reason() is not None, reason=f"{onednn.unavailable_reason()}")
+pytestmark = pytest.mark.onednn
 
 
 def xla_conv(x, w, strides, padding):

@@ -8,12 +8,8 @@ from ganjax.train.loop import train_and_evaluate
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("conv_backend", ["xla", "onednn"])  # the default's, where oneDNN runs
+@pytest.mark.parametrize("conv_backend", ["xla", pytest.param("onednn", marks=pytest.mark.onednn)])  # the default's
 def test_interrupted_and_resumed_run_equals_uninterrupted_run_bitwise(tiny_config, tmp_path, conv_backend):
-  from ganjax.kernels import onednn
-
-  if conv_backend == "onednn" and onednn.unavailable_reason():
-    pytest.skip(f"oneDNN {onednn.unavailable_reason()}")
   tiny_config = tiny_config.replace(conv_backend=conv_backend)
   uninterrupted = train_and_evaluate(tiny_config.replace(steps=6, workdir=str(tmp_path / "straight")))
 
