@@ -19,7 +19,10 @@ Each measurement runs in its own process (so its peak memory is its own):
   --batch_size=<batch>` over about 10,000 images from its step 10 on (steps 10 to 50 at 256,
   read from the run's TensorBoard log), with `--preset=tutorial` (the peers' network, which
   the step rows time) and with the defaults (width 32, no dropout, EMA), each also with the
-  other convolution backend, against the pure step of the same network and backend;
+  other convolution backend, against the pure step of the same network and backend; and the
+  default's loop against its pure step once more in one process, taking turns
+  (benchmarks/loop_vs_step.py), because the same step differs between processes by more than
+  the 5% those ratios ask about;
 - the peak resident memory of a default `experiments.dcgan` run (a few hundred steps).
 """
 
@@ -207,7 +210,7 @@ def main() -> None:
   parser.add_argument("--torch_python", default=str(train_step.TORCH_PYTHON))
   args = parser.parse_args()
   batches = [int(b) for b in args.batches.split(",")]
-  steps = 8 if args.quick else 20
+  steps = 16 if args.quick else 32  # whole cycles of the default's lazy R1 (every 16th step)
   if args.only == "pipeline":
     return measure_pipeline(batches[0], 200)
   if args.only == "evaluation":
@@ -220,17 +223,26 @@ def main() -> None:
     # The peers' network (the tutorial preset) is what the step rows time; the default
     # (width 32, no dropout, EMA) is what `python -m experiments.dcgan` trains.
     loops = {name: end_to_end(batch, *flags) for name, flags, _ in LOOPS}
-    per_batch[batch] = rows, loops
+    # The default's loop and step again, in one process, taking turns: processes differ by more
+    # than the 5% the loop-against-step rows ask about.
+    same_process = train_step.run(
+      [python, str(HERE / "loop_vs_step.py"), f"--batches={batch}", f"--rounds={2 if args.quick else 4}"]
+    )
+    per_batch[batch] = rows, loops, same_process
   step_cmd = [python, str(HERE / "train_step.py"), "--only=ganjax", f"--batch={batches[0]}", f"--steps={steps}"]
   scaling = {k: train_step.run(step_cmd, env=with_devices(k)) for k in (1, 2, 4)}
   pipeline = train_step.run([python, __file__, "--only=pipeline", f"--batches={batches[0]}"])
   evaluation = train_step.run([python, __file__, "--only=evaluation"])
   training = run_default_training(200 if args.quick else 500)
 
-  for batch, (rows, loops) in per_batch.items():
+  for batch, (rows, loops, same_process) in per_batch.items():
     print()
     train_step.print_table(rows, batch, steps)
     print_loop_rows(batch, rows, loops)
+    print(
+      "  whole loop, the default, against its pure step in one process (benchmarks/loop_vs_step.py): "
+      f"{same_process.get('loop_over_step', same_process.get('error'))} x"
+    )
   ours = float(per_batch[batches[0]][0]["ganjax"].get("images_per_s", "nan"))
   print(f"\nScaling (same global batch {batches[0]}, fake CPU devices on {os.cpu_count()} cores)")
   one = float(scaling[1].get("images_per_s", "nan"))
