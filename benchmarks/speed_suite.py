@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
@@ -97,11 +96,16 @@ def measure_evaluation(num: int) -> None:
   print(f"peer=evaluation num={num} features_images_per_s={num / features_s:.1f} fid_total_s={features_s + fid_s:.2f}")
 
 
+def dcgan_command(workdir: str, *flags: str) -> list[str]:
+  """`python -m experiments.dcgan` on the CPU with `flags`, no evaluation, into `workdir`."""
+  experiment = [sys.executable, "-m", "experiments.dcgan", *flags]
+  return [*experiment, f"--workdir={workdir}", "--eval_every=0", "--accelerator=cpu"]
+
+
 def train_dcgan(workdir: str, *flags: str, code_dir: pathlib.Path | str = HERE.parent) -> subprocess.CompletedProcess:
-  """`python -m experiments.dcgan` of the checkout in `code_dir` on the CPU with `flags`, no
-  evaluation, into `workdir`."""
+  """`dcgan_command` run in the checkout in `code_dir`."""
   return subprocess.run(
-    [sys.executable, "-m", "experiments.dcgan", *flags, f"--workdir={workdir}", "--eval_every=0", "--accelerator=cpu"],
+    dcgan_command(workdir, *flags),
     capture_output=True,
     text=True,
     cwd=code_dir,
@@ -110,15 +114,25 @@ def train_dcgan(workdir: str, *flags: str, code_dir: pathlib.Path | str = HERE.p
 
 
 def run_default_training(steps: int) -> dict[str, str]:
-  """Peak RSS of `python -m experiments.dcgan` (its defaults, `steps` steps, no evaluation)."""
-  with tempfile.TemporaryDirectory() as workdir:
+  """Peak RSS of `python -m experiments.dcgan` (its defaults, `steps` steps, no evaluation):
+  that process's own, from `wait4` (RUSAGE_CHILDREN would give the largest child so far, and
+  loop_vs_step.py's children run two trainings and a step each)."""
+  with tempfile.TemporaryDirectory() as workdir, tempfile.TemporaryFile("w+") as stderr:
     start = time.perf_counter()
-    result = train_dcgan(workdir, f"--steps={steps}")
+    process = subprocess.Popen(
+      dcgan_command(workdir, f"--steps={steps}"),
+      stdout=subprocess.DEVNULL,
+      stderr=stderr,
+      cwd=HERE.parent,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-  if result.returncode:
-    return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
-  peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far: this one
-  return {"peak_rss_mb": f"{peak:.0f}", "wall_s": f"{elapsed:.1f}", "steps": str(steps)}
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if process.returncode:
+      stderr.seek(0)
+      return {"error": (stderr.read().strip().splitlines() or ["failed"])[-1]}
+  return {"peak_rss_mb": f"{usage.ru_maxrss / 1024:.0f}", "wall_s": f"{elapsed:.1f}", "steps": str(steps)}
 
 
 def end_to_end(
