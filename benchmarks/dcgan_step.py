@@ -6,6 +6,7 @@ Import after `ganjax.xla_flags.set_xla_flags()`: this imports JAX.
 from __future__ import annotations
 
 import argparse
+import time
 
 import jax
 import numpy as np
@@ -34,6 +35,16 @@ def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GAN
     return compiled[phase(i)]
 
   return state, step_for
+
+
+def run_steps(state, step_for, batch: dict, key, first: int, count: int):
+  """Calls the steps numbered `first` to `first + count - 1`, each its own phase's program (lazy
+  R1's on its steps, as a run calls them), and waits for the last: (state, seconds)."""
+  start = time.perf_counter()
+  for i in range(first, first + count):
+    state, metrics = step_for(i)(state, batch, key)
+  jax.block_until_ready(metrics)
+  return state, time.perf_counter() - start
 
 
 def step_caller(config: Config, index: int):

@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import tempfile
-import time
 
 from ganjax.xla_flags import set_xla_flags
 
@@ -31,7 +30,7 @@ set_xla_flags()  # what a run computes with (before JAX starts)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, network_configs, pmapped_steps, run_steps  # noqa: E402
 from speed_suite import window_rates  # noqa: E402
 
 from experiments import dcgan  # noqa: E402
@@ -46,14 +45,9 @@ def pure_step(config, steps: int) -> float:
   key = jax.random.key(0)
   images = np.random.default_rng(0).uniform(-1, 1, (1, config.batch_size, 28, 28, 1)).astype(np.float32)
   batch = {"image": jax.device_put(images)}
-  for i in (0, 1):  # both of lazy R1's programs compiled (or read from the cache) first
-    state, metrics = step_for(i)(state, batch, key)
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for i in range(2, 2 + steps):
-    state, metrics = step_for(i)(state, batch, key)
-  jax.block_until_ready(metrics)
-  return config.batch_size * steps / (time.perf_counter() - start)
+  state, _ = run_steps(state, step_for, batch, key, 0, 2)  # both of lazy R1's programs compiled first
+  _, seconds = run_steps(state, step_for, batch, key, 2, steps)
+  return config.batch_size * steps / seconds
 
 
 def whole_loop(flags: list[str], batch: int) -> float:

@@ -36,14 +36,13 @@ def measure_ganjax(batch: int, steps: int, flags: list[str], network: str = "tut
   `python -m experiments.dcgan` trains); `flags`: experiments.dcgan flags on top (`--width=32`).
   """
   import resource
-  import time
 
   from ganjax.xla_flags import set_xla_flags
 
   set_xla_flags()  # the flags a run sets for itself (before JAX starts)
   import jax
   import numpy as np
-  from dcgan_step import pmapped_steps
+  from dcgan_step import pmapped_steps, run_steps
 
   from experiments.dcgan import DEFAULTS, TUTORIAL
   from ganjax import cli
@@ -54,18 +53,9 @@ def measure_ganjax(batch: int, steps: int, flags: list[str], network: str = "tut
   state, step_for = pmapped_steps(config, devices)
   images = np.random.default_rng(0).uniform(-1, 1, (len(devices), batch // len(devices), 28, 28, 1))
   batch_arrays = {"image": jax.device_put(images.astype(np.float32))}
-  start = time.perf_counter()
-  state, metrics = step_for(0)(state, batch_arrays, key)
-  jax.block_until_ready(metrics)
-  compile_s = time.perf_counter() - start
-  for i in (1, 2):  # step 1 compiles the other phase of lazy R1, if any
-    state, metrics = step_for(i)(state, batch_arrays, key)
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for i in range(3, 3 + steps):
-    state, metrics = step_for(i)(state, batch_arrays, key)
-  jax.block_until_ready(metrics)
-  elapsed = time.perf_counter() - start
+  state, compile_s = run_steps(state, step_for, batch_arrays, key, 0, 1)
+  state, _ = run_steps(state, step_for, batch_arrays, key, 1, 2)  # step 1 compiles lazy R1's other phase, if any
+  state, elapsed = run_steps(state, step_for, batch_arrays, key, 3, steps)
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   print(
     f"peer=ganjax batch={batch} images_per_s={batch * steps / elapsed:.1f} "
