@@ -4,15 +4,20 @@
     python benchmarks/conv_share.py --preset=tutorial --batches=256
 
 The profiler cannot answer this on XLA:CPU: it traces only part of a step's wall time
-(step_profile.py). So this reads every `convolution` of the compiled step's HLO (forward,
-input and weight gradients, with their windows, dilations, layouts and group counts), compiles
-each as a convolution of its own with the same shapes, times it, and sums them. What the step
+(step_profile.py). So this reads every convolution of the compiled step's HLO (forward,
+input and weight gradients), compiles each as a program of its own with the same shapes and
+parameters, times it, and sums them. With XLA's convolutions (`--conv_backend=xla`) they are
+`convolution` instructions (windows, dilations, layouts and group counts); with oneDNN's (the
+default's `auto` on a CPU that has them) they are the custom calls of ganjax.kernels.onednn
+(target, operand shapes, strides and padding). What the step
 takes beyond that sum is the rest: BatchNorm, activations, the losses, the optimizer, layout
 copies. The step and the convolutions alone are timed in interleaved rounds in one process.
 
 A convolution alone may run faster or slower than inside the step (caches, the second thread
 free or busy), so read the share as an estimate. `rhs_reversal` (a mirrored kernel) is timed
 unmirrored: the same work.
+
+    python benchmarks/conv_share.py --conv_backend=xla           # XLA's convolutions instead
 
 The step timed is an ordinary one; with lazy R1 (the default) every 16th step also computes
 the penalty's double backward, which this leaves out.
@@ -35,8 +40,15 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from dcgan_step import add_network_arguments, network_configs, step_caller  # noqa: E402
 
+from ganjax.kernels import onednn  # noqa: E402
+
 SHAPE = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\w+)\[([\d,]*)\]")
 CONVOLUTION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = \w+\[([\d,]*)\]\S* convolution\(%([\w.\-]+), %([\w.\-]+)\)(.*)$")
+ONEDNN_CALL = re.compile(
+  r"^\s*(?:ROOT )?%([\w.\-]+) = \w+\[([\d,]*)\]\S* custom-call\(.*"
+  r'custom_call_target="ganjax_onednn_conv_(\w+)", operand_layout_constraints=\{(.*?)\}, api_version.*'
+  r"backend_config=\{([^}]*)\}"
+)
 # HLO's dimension letters -> lax's: batch/feature of the data, input/output features of the kernel.
 DATA_LETTERS = {"b": "N", "f": "C", "0": "H", "1": "W"}
 KERNEL_LETTERS = {"o": "O", "i": "I", "0": "H", "1": "W"}
@@ -66,6 +78,55 @@ class Convolution:
       feature_group_count=self.feature_group_count,
       batch_group_count=self.batch_group_count,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class OnednnCall:
+  """One of ganjax.kernels.onednn's custom calls: `kind` (forward, data_grad, weight_grad) of a
+  convolution with `strides` and `padding`, from operands of shapes `lhs` and `rhs` to `out`."""
+
+  kind: str
+  lhs: tuple[int, ...]
+  rhs: tuple[int, ...]
+  out: tuple[int, ...]
+  strides: tuple[int, int]
+  padding: tuple[tuple[int, int], tuple[int, int]]
+
+  @property
+  def dimension_numbers(self) -> str:  # what the listing prints beside the shapes
+    return f"oneDNN {self.kind}, strides {self.strides}, padding {self.padding}"
+
+  def __call__(self, lhs, rhs):
+    if self.kind == "forward":
+      return onednn.conv(lhs, rhs, self.strides, self.padding)
+    if self.kind == "data_grad":
+      return onednn.conv_data_grad(lhs, rhs, self.out, self.strides, self.padding)
+    return onednn.conv_weight_grad(lhs, rhs, self.out, self.strides, self.padding)
+
+
+def parse_onednn_calls(hlo_text: str) -> list[tuple[str, OnednnCall]]:
+  """Every oneDNN convolution custom call of a compiled HLO module: (its name, its parameters)."""
+  found = []
+  for line in hlo_text.splitlines():
+    match = ONEDNN_CALL.match(line)
+    if not match:
+      continue
+    name, out, kind, operands, attributes = match.groups()
+    lhs, rhs = (tuple(int(d) for d in dims.split(",")) for dims in re.findall(r"\[([\d,]+)\]", operands))
+    value = {key: int(v) for key, v in re.findall(r"(\w+) = (-?\d+) : i64", attributes)}
+    call = OnednnCall(
+      kind=kind,
+      lhs=lhs,
+      rhs=rhs,
+      out=tuple(int(d) for d in out.split(",")),
+      strides=(value["stride_h"], value["stride_w"]),
+      padding=((value["pad_h_low"], value["pad_h_high"]), (value["pad_w_low"], value["pad_w_high"])),
+    )
+    computed = jax.eval_shape(call, *(jax.ShapeDtypeStruct(s, np.float32) for s in (lhs, rhs))).shape
+    if computed != call.out:
+      raise ValueError(f"{name}: parsed as {call}, which gives {computed}, not {list(call.out)}.")
+    found.append((name, call))
+  return found
 
 
 def _pairs(text: str, spatial: int, default: int) -> tuple[int, ...]:
@@ -124,10 +185,10 @@ def seconds_per_call(function, args, calls: int) -> float:
 
 
 def measure(config, rounds: int, steps: int) -> dict:
-  # XLA's convolutions are what this reads: with --conv_backend=onednn they are custom calls.
-  step_call = step_caller(config.replace(conv_backend="xla"), 1)  # an ordinary step (step 0 is lazy R1's)
+  step_call = step_caller(config, 1)  # an ordinary step (step 0 is lazy R1's)
   hlo_text = step_call.lower().compile().as_text()
-  convolutions = parse_convolutions(hlo_text)
+  onednn_calls = resolve_backend_of(config) == "onednn"
+  convolutions = parse_onednn_calls(hlo_text) if onednn_calls else parse_convolutions(hlo_text)
   rng = np.random.default_rng(1)
   compiled = []
   for name, conv in convolutions:
@@ -152,17 +213,27 @@ def measure(config, rounds: int, steps: int) -> dict:
   }
 
 
+def resolve_backend_of(config) -> str:
+  return onednn.resolve_backend(config.family.conv_backend)
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   add_network_arguments(parser, batches="64,256", steps=10)
   parser.add_argument("--top", type=int, default=8, help="the largest convolutions to list")
+  parser.add_argument(
+    "--conv_backend", choices=("auto", "xla", "onednn"), default="", help="in place of the network's own"
+  )
   args = parser.parse_args(argv)
   for config in network_configs(parser, args):
+    if args.conv_backend:
+      config = config.replace(conv_backend=args.conv_backend)
     batch_size = config.batch_size
     result = measure(config, args.rounds, args.steps)
     rest = result["step_ms"] - result["conv_ms"]
     print(
-      f"{args.preset or 'default'} network, batch {batch_size}: step {result['step_ms']:.1f} ms, "
+      f"{args.preset or 'default'} network, batch {batch_size}, {resolve_backend_of(config)}'s convolutions: "
+      f"step {result['step_ms']:.1f} ms, "
       f"{len(result['per_conv'])} convolutions alone {result['conv_ms']:.1f} ms, "
       f"the rest {rest:.1f} ms = {100 * rest / result['step_ms']:.1f}% of the step"
     )
