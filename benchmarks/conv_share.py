@@ -122,11 +122,17 @@ def parse_onednn_calls(hlo_text: str) -> list[tuple[str, OnednnCall]]:
       strides=(value["stride_h"], value["stride_w"]),
       padding=((value["pad_h_low"], value["pad_h_high"]), (value["pad_w_low"], value["pad_w_high"])),
     )
-    computed = jax.eval_shape(call, *(jax.ShapeDtypeStruct(s, np.float32) for s in (lhs, rhs))).shape
-    if computed != call.out:
-      raise ValueError(f"{name}: parsed as {call}, which gives {computed}, not {list(call.out)}.")
-    found.append((name, call))
+    found.append(_checked(name, call, lhs, rhs, call.out))
   return found
+
+
+def _checked(name: str, op, lhs: tuple, rhs: tuple, out: tuple):
+  """(name, op) if lax computes the HLO's output shape from the parsed `op`, else ValueError:
+  a parse that gets a stride or a pad wrong would time another convolution."""
+  computed = jax.eval_shape(op, *(jax.ShapeDtypeStruct(s, np.float32) for s in (lhs, rhs))).shape
+  if computed != tuple(out):
+    raise ValueError(f"{name}: parsed as {op}, which gives {computed}, not {list(out)}.")
+  return name, op
 
 
 def _pairs(text: str, spatial: int, default: int) -> tuple[int, ...]:
@@ -167,11 +173,7 @@ def parse_convolutions(hlo_text: str) -> list[tuple[str, Convolution]]:
       feature_group_count=int(groups.get("feature_group_count", 1)),
       batch_group_count=int(groups.get("batch_group_count", 1)),
     )
-    # The parse is right only if lax computes the HLO's output shape from it.
-    computed = jax.eval_shape(conv, *(jax.ShapeDtypeStruct(s, np.float32) for s in (conv.lhs, conv.rhs))).shape
-    if computed != tuple(int(d) for d in out.split(",")):
-      raise ValueError(f"{name}: parsed as {conv}, which gives {computed}, not [{out}].")
-    found.append((name, conv))
+    found.append(_checked(name, conv, conv.lhs, conv.rhs, tuple(int(d) for d in out.split(","))))
   return found
 
 

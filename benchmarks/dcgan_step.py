@@ -25,16 +25,32 @@ def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GAN
   generator, discriminator = build_gan(config, image_shape=image_shape, axis_name="data")
   state = replicate(create_state(config, generator, discriminator, image_shape, jax.random.key(0)), devices)
   phase, make_step = step_phases(config, generator, discriminator)
+
+  def transform(step):
+    return jax.pmap(step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,), devices=devices)
+
+  return state, compiled_by_phase(phase, make_step, transform)
+
+
+def jitted_steps(config: Config, image_shape=(28, 28, 1)) -> tuple[GANState, callable]:
+  """(state, step_for) as `pmapped_steps`, but each phase's step jitted for one device, without
+  pmap's per-call work and its cross-device averages."""
+  generator, discriminator = build_gan(config, image_shape=image_shape, axis_name=None)
+  state = jax.device_put(create_state(config, generator, discriminator, image_shape, jax.random.key(0)))
+  phase, make_step = step_phases(config, generator, discriminator, axis_name=None)
+  return state, compiled_by_phase(phase, make_step, lambda step: jax.jit(step, donate_argnums=(0,)))
+
+
+def compiled_by_phase(phase, make_step, transform):
+  """step_for: i -> `transform(make_step(phase(i)))`, compiled once per phase, as a run does."""
   compiled = {}
 
   def step_for(i: int):
     if phase(i) not in compiled:
-      compiled[phase(i)] = jax.pmap(
-        make_step(phase(i)), axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,), devices=devices
-      )
+      compiled[phase(i)] = transform(make_step(phase(i)))
     return compiled[phase(i)]
 
-  return state, step_for
+  return step_for
 
 
 def run_steps(state, step_for, batch: dict, key, first: int, count: int):

@@ -37,37 +37,15 @@ set_xla_flags()  # what a run computes with (before JAX starts)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from dcgan_step import add_network_arguments, network_configs, pmapped_steps  # noqa: E402
+from dcgan_step import add_network_arguments, jitted_steps, network_configs, pmapped_steps  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ganjax.data.pipeline import Batches, BatchSpec, ImageSource, load_source  # noqa: E402
-from ganjax.families.gan.state import create_state  # noqa: E402
 from ganjax.families.gan.step import lazy_r1_on  # noqa: E402
-from ganjax.families.gan.task import step_phases  # noqa: E402
 from ganjax.kernels.onednn import resolve_backend  # noqa: E402
-from ganjax.models import build_gan  # noqa: E402
 from ganjax.train.loop import MAX_STEPS_IN_FLIGHT, MetricsLog  # noqa: E402
 
 LOG_EVERY = 10  # the speed suite's whole-loop rows log every 10 steps
-
-
-def jitted_steps(config, shape):
-  """(state, step_for) as `pmapped_steps`, but each phase's step jitted for one device."""
-  generator, discriminator = build_gan(config, shape, axis_name=None)
-  state = jax.device_put(create_state(config, generator, discriminator, shape, jax.random.key(0)))
-  phase, _ = step_phases(config, generator, discriminator)
-  from ganjax.families.gan.step import make_train_step
-
-  compiled = {}
-
-  def step_for(i: int):
-    if phase(i) not in compiled:
-      stage, r1_due = phase(i)
-      step = make_train_step(config, generator, discriminator, axis_name=None, stage=stage, r1_due=r1_due)
-      compiled[phase(i)] = jax.jit(step, donate_argnums=(0,))
-    return compiled[phase(i)]
-
-  return state, step_for
 
 
 def measure(config, args) -> dict[str, list[float]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import tempfile
 
 from ganjax.xla_flags import set_xla_flags
@@ -31,7 +30,7 @@ set_xla_flags()  # what a run computes with (before JAX starts)
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from dcgan_step import add_network_arguments, network_configs, pmapped_steps, run_steps  # noqa: E402
-from speed_suite import window_rates  # noqa: E402
+from speed_suite import last_timed_step, logged_window_rate  # noqa: E402
 
 from experiments import dcgan  # noqa: E402
 from ganjax.kernels.onednn import resolve_backend  # noqa: E402
@@ -52,7 +51,7 @@ def pure_step(config, steps: int) -> float:
 
 def whole_loop(flags: list[str], batch: int) -> float:
   """Images/s of experiments.dcgan's own loop over its steps FIRST to about 10,000 images later."""
-  last = FIRST + EVERY * max(4, -(-10_240 // (batch * EVERY)))
+  last = last_timed_step(batch, FIRST, EVERY)
   with tempfile.TemporaryDirectory() as workdir:
     with contextlib.redirect_stdout(io.StringIO()):  # the run's closing lines (where its files are)
       status = dcgan.main(
@@ -60,10 +59,7 @@ def whole_loop(flags: list[str], batch: int) -> float:
       )
     if status:
       raise SystemExit(f"experiments.dcgan exited with status {status}")
-    rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
-  windows = [rates[s] for s in range(FIRST + EVERY, last + 1, EVERY)]
-  # Each logged rate covers the EVERY steps before it: the whole stretch is their harmonic mean.
-  return (last - FIRST) * batch / sum(EVERY * batch / r for r in windows)
+    return logged_window_rate(workdir, batch, FIRST, last, EVERY)
 
 
 def main() -> None:

@@ -142,18 +142,30 @@ def end_to_end(
   `first` to `first` + about 10,000 images: data, dispatch, metrics and the progress bar
   included, compilation (before `first`) left out. `code_dir`: the checkout that trains
   (benchmarks/data_pipeline.py compares two)."""
-  last = first + every * max(4, -(-10_240 // (batch * every)))  # steps 10 to 50 at batch 256
+  last = last_timed_step(batch, first, every)
   with tempfile.TemporaryDirectory() as workdir:
     result = train_dcgan(
       workdir, *flags, f"--batch_size={batch}", f"--steps={last}", f"--log_every={every}", code_dir=code_dir
     )
     if result.returncode:
       return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
-    rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
+    rate = logged_window_rate(workdir, batch, first, last, every)
+  return {"images_per_s": f"{rate:.1f}", "steps": f"{first}-{last}"}
+
+
+def last_timed_step(batch: int, first: int, every: int) -> int:
+  """The step a whole-loop timing ends at: about 10,000 images after `first`, at least 4 logs
+  (steps 10 to 50 at batch 256)."""
+  return first + every * max(4, -(-10_240 // (batch * every)))
+
+
+def logged_window_rate(workdir: str, batch: int, first: int, last: int, every: int) -> float:
+  """Images/s of a finished run in `workdir` over its steps `first` to `last`, from the rates
+  its loop logged every `every` steps to TensorBoard."""
+  rates = window_rates(os.path.join(workdir, "tensorboard"), "images_per_s")
   # Each logged rate covers the `every` steps before it: the whole stretch is their harmonic mean.
-  windows = [rates[s] for s in range(first + every, last + 1, every)]
-  seconds = sum(every * batch / r for r in windows)
-  return {"images_per_s": f"{(last - first) * batch / seconds:.1f}", "steps": f"{first}-{last}"}
+  seconds = sum(every * batch / rates[s] for s in range(first + every, last + 1, every))
+  return (last - first) * batch / seconds
 
 
 def window_rates(log_dir: str, tag: str) -> dict[int, float]:

@@ -31,11 +31,12 @@ def grid_noise(config: Config) -> jax.Array:
   )
 
 
-def step_phases(config: Config, generator, discriminator) -> tuple[Callable, Callable]:
+def step_phases(config: Config, generator, discriminator, axis_name: str | None = "data") -> tuple[Callable, Callable]:
   """(phase: step -> which step function trains it, make_step: phase -> that pure step).
 
   A phase is (the resolution stage when growing progressively, whether lazy R1 is due), each
-  None when its trick is off, so a run without either compiles one step.
+  None when its trick is off, so a run without either compiles one step. `axis_name` is the
+  pmapped axis the steps average over; None for a step jitted on one device.
   """
 
   def phase(step: int):
@@ -44,7 +45,7 @@ def step_phases(config: Config, generator, discriminator) -> tuple[Callable, Cal
 
   def make_step(phase):
     stage, r1_due = phase
-    return make_train_step(config, generator, discriminator, axis_name="data", stage=stage, r1_due=r1_due)
+    return make_train_step(config, generator, discriminator, axis_name=axis_name, stage=stage, r1_due=r1_due)
 
   return phase, make_step
 
