@@ -4,8 +4,8 @@
     python benchmarks/rest_split.py --batches=64,256 --rounds=5
 
 `conv_share.py` gives the convolutions' time and "the rest". This splits the rest: the same
-step is compiled with one part left out at a time (the EMA update of G's weights, G's
-BatchNorm, Adam's moments in place of plain SGD), and each variant is timed in interleaved
+step is compiled with one part left out at a time (the EMA update of G's weights, G's or
+D's BatchNorm, Adam's moments in place of plain SGD), and each variant is timed in interleaved
 rounds with the full step in one process. A part's cost is the full step's time minus the
 variant's. Lazy R1 is timed the other way round: its step (every 16th of the default's) minus
 an ordinary one, spread over the 16 steps it covers.
@@ -38,6 +38,7 @@ KNOCKOUTS = (
   ),
   ("D's dropout", lambda c: c.family.dropout > 0, {"dropout": 0.0}),
   ("G's BatchNorm (G then has biases)", lambda c: c.family.g_batchnorm, {"g_batchnorm": False}),
+  ("D's BatchNorm", lambda c: c.family.d_batchnorm, {"d_batchnorm": False}),
   (
     "Adam's moments (plain SGD instead)",
     lambda c: c.family.g_optimizer == c.family.d_optimizer == "adam",

@@ -8,16 +8,19 @@ from experiments import dcgan  # noqa: E402
 
 
 def test_each_knockout_leaves_out_only_a_part_the_network_has():
-  """The default has an EMA and no dropout, the tutorial preset the other way round; each
-  variant differs from its network in the one part named, and passes the config's checks."""
+  """The default has an EMA, D's BatchNorm and no dropout, the tutorial preset dropout and
+  neither of the others; each variant differs from its network in the one part named, and
+  passes the config's checks."""
   default = dict(rest_split.knockouts(dcgan.DEFAULTS))
   assert list(default) == [
     "the EMA update of G's weights",
     "G's BatchNorm (G then has biases)",
+    "D's BatchNorm",
     "Adam's moments (plain SGD instead)",
   ]
   assert default["the EMA update of G's weights"].family.ema_decay == 0.0
   assert not default["G's BatchNorm (G then has biases)"].family.g_batchnorm
+  assert not default["D's BatchNorm"].family.d_batchnorm
   assert default["Adam's moments (plain SGD instead)"].family.g_optimizer == "sgd"
   for without in default.values():
     assert (without.width, without.batch_size, without.family.r1_penalty) == (32, 64, 1.0)
