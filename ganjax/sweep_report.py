@@ -58,7 +58,10 @@ def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
         result.scores[run.seed] = _floats(json.load(f))
     record = read_record(run)
     if record:
-      result.train_seconds[run.seed] = record.get("train_seconds", float("nan"))
+      # A record copied in or written by hand may lack the time or hold null: not a number.
+      seconds = record.get("train_seconds")
+      is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+      result.train_seconds[run.seed] = float(seconds) if is_number else float("nan")
     rows = jsonl.read_rows(os.path.join(run.workdir, "eval.jsonl"))
     if rows:
       result.curves[run.seed] = rows

@@ -178,6 +178,23 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(mnist_dir, tmp_path, cap
   assert os.path.exists(os.path.join(run.workdir, "final_eval.json")), out
 
 
+def test_a_run_copied_in_without_a_train_time_is_tabulated(tmp_path):
+  """A finished run whose sweep record holds no number for its train time (a baseline copied
+  in from another sweep, say) is still scored; its minutes read nan."""
+  from ganjax import sweep_report
+
+  runs = sweep.expand([], [("ema_decay", ["0"])], [0], str(tmp_path))
+  for run, seconds in zip(runs, (None, 90.0)):
+    os.makedirs(run.workdir)
+    with open(os.path.join(run.workdir, sweep.FINAL_EVAL), "w") as f:
+      json.dump({"fid_mnist": 10.0 if seconds is None else 12.5}, f)
+    sweep.write_record(run, {"train_seconds": seconds, "copied_from": "elsewhere"})
+  results = sweep_report.collect(runs, {run: os.path.join(run.workdir, sweep.FINAL_EVAL) for run in runs})
+  table = sweep_report.markdown(results)
+  assert "| baseline | 1/1 | 10.0 ± 0.0 (10.0) | - |" in table and "nan" in table
+  assert "| 1.500 ± 0.000 (1.500) |" in table  # 90 s of the run that has its own record
+
+
 @pytest.mark.slow
 def test_a_failed_run_is_reported_and_the_sweep_goes_on(mnist_dir, tmp_path, capfd):
   workdir = tmp_path / "sweep"
