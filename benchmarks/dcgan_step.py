@@ -6,6 +6,7 @@ Import after `ganjax.xla_flags.set_xla_flags()`: this imports JAX.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
@@ -15,7 +16,7 @@ from ganjax.config import Config
 from ganjax.families.gan.state import GANState, create_state
 from ganjax.families.gan.task import step_phases
 from ganjax.models import build_gan
-from ganjax.train.loop import replicate
+from ganjax.train.loop import compiled_per_phase, pmapped, replicate
 
 
 def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GANState, callable]:
@@ -25,11 +26,7 @@ def pmapped_steps(config: Config, devices, image_shape=(28, 28, 1)) -> tuple[GAN
   generator, discriminator = build_gan(config, image_shape=image_shape, axis_name="data")
   state = replicate(create_state(config, generator, discriminator, image_shape, jax.random.key(0)), devices)
   phase, make_step = step_phases(config, generator, discriminator)
-
-  def transform(step):
-    return jax.pmap(step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,), devices=devices)
-
-  return state, compiled_by_phase(phase, make_step, transform)
+  return state, compiled_per_phase(phase, make_step, functools.partial(pmapped, devices=devices))
 
 
 def jitted_steps(config: Config, image_shape=(28, 28, 1)) -> tuple[GANState, callable]:
@@ -38,19 +35,7 @@ def jitted_steps(config: Config, image_shape=(28, 28, 1)) -> tuple[GANState, cal
   generator, discriminator = build_gan(config, image_shape=image_shape, axis_name=None)
   state = jax.device_put(create_state(config, generator, discriminator, image_shape, jax.random.key(0)))
   phase, make_step = step_phases(config, generator, discriminator, axis_name=None)
-  return state, compiled_by_phase(phase, make_step, lambda step: jax.jit(step, donate_argnums=(0,)))
-
-
-def compiled_by_phase(phase, make_step, transform):
-  """step_for: i -> `transform(make_step(phase(i)))`, compiled once per phase, as a run does."""
-  compiled = {}
-
-  def step_for(i: int):
-    if phase(i) not in compiled:
-      compiled[phase(i)] = transform(make_step(phase(i)))
-    return compiled[phase(i)]
-
-  return step_for
+  return state, compiled_per_phase(phase, make_step, lambda step: jax.jit(step, donate_argnums=(0,)))
 
 
 def run_steps(state, step_for, batch: dict, key, first: int, count: int):

@@ -10,7 +10,7 @@ from ganjax.config import Config
 from ganjax.families.gan.state import create_state
 from ganjax.families.gan.step import make_train_step
 from ganjax.models import build_gan
-from ganjax.train.loop import replicate, unreplicate
+from ganjax.train.loop import compiled_per_phase, replicate, unreplicate
 
 CONFIG = Config.from_flags(width=8, latent_dim=16)
 BATCH = 16
@@ -84,3 +84,19 @@ def test_losses_match_their_formulas():
   g = -jnp.mean(jnp.log(sigmoid(fake)))
   np.testing.assert_allclose(losses.non_saturating_d_loss(real, fake), d, rtol=1e-6)
   np.testing.assert_allclose(losses.non_saturating_g_loss(fake), g, rtol=1e-6)
+
+
+def test_a_step_is_built_once_per_phase_and_reused():
+  """The loop and the benchmarks share `compiled_per_phase`: lazy R1's every-16th step and the
+  plain step are two programs, each built on its phase's first step and called from then on."""
+  built = []
+
+  def make_step(phase):
+    built.append(phase)
+    return lambda: phase
+
+  step_for = compiled_per_phase(lambda at_step: at_step % 16 == 0, make_step, lambda step: step)
+  calls = [step_for(at_step)() for at_step in range(40)]
+  assert built == [True, False]
+  assert calls == [at_step % 16 == 0 for at_step in range(40)]
+  assert step_for(1) is step_for(39)

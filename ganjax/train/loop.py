@@ -52,6 +52,25 @@ def replicate(tree, devices):
   return jax.device_put(stacked, sharding)
 
 
+def pmapped(train_step, devices=None):
+  """`train_step` as every run calls it: over the "data" axis, the state (argument 0) donated,
+  the batch split over devices and the key shared."""
+  return jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,), devices=devices)
+
+
+def compiled_per_phase(phase, make_step, compile_step):
+  """step_for: at_step -> `compile_step(make_step(phase(at_step)))`, built once per phase (a
+  resolution stage, lazy R1's steps) and kept, as a run calls them."""
+  compiled = {}
+
+  def step_for(at_step: int):
+    if phase(at_step) not in compiled:
+      compiled[phase(at_step)] = compile_step(make_step(phase(at_step)))
+    return compiled[phase(at_step)]
+
+  return step_for
+
+
 def unreplicate(tree):
   """The first local device's copy. From its shard, not `x[0]`: indexing the replicated
   array runs a program over all local devices, which in a run of several processes on CPU
@@ -167,17 +186,12 @@ def _train(config: Config) -> PyTree:
   with open(os.path.join(log_dir, "config.json"), "w") as f:
     f.write(config.to_json())
 
-  compiled_steps = {}
+  def compile_step(train_step):
+    if config.skip_nonfinite:
+      train_step = guards.skip_nonfinite(train_step, axis_name="data")
+    return pmapped(train_step)
 
-  def p_train_step(at_step: int):
-    """The pmapped step for `at_step` (one per phase: a resolution stage, say)."""
-    phase = task.phase(at_step)
-    if phase not in compiled_steps:
-      train_step = task.make_step(phase)
-      if config.skip_nonfinite:
-        train_step = guards.skip_nonfinite(train_step, axis_name="data")
-      compiled_steps[phase] = jax.pmap(train_step, axis_name="data", in_axes=(0, 0, None), donate_argnums=(0,))
-    return compiled_steps[phase]
+  p_train_step = compiled_per_phase(task.phase, task.make_step, compile_step)
 
   samples_dir = os.path.join(log_dir, "samples")
   os.makedirs(samples_dir, exist_ok=True)
