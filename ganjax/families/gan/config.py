@@ -51,6 +51,8 @@ class GANConfig(PlayersConfig):
   ema_decay: float = 0.0  # EMA of G's weights, used for samples and evaluation
   # The EMA's decay ramps up as min(ema_decay, (1 + t) / (10 + t)) at update t, so the initial
   # weights fade out in a few steps (TensorFlow's ExponentialMovingAverage with num_updates).
+  # It reaches a decay d only after (10d - 1) / (1 - d) updates: 0.999 after 8,990, 0.9995 after
+  # 17,990, beyond the default DCGAN's 13,000 steps (pass --ema_warmup=false to test a slower EMA).
   # Nothing without --ema_decay, so that --ema_decay=0 alone turns off the default DCGAN's EMA.
   ema_warmup: bool = False
   # The BatchNorm statistics the EMA generator samples with: "g", G's own running averages (of
