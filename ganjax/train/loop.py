@@ -64,9 +64,10 @@ def compiled_per_phase(phase, make_step, compile_step):
   compiled = {}
 
   def step_for(at_step: int):
-    if phase(at_step) not in compiled:
-      compiled[phase(at_step)] = compile_step(make_step(phase(at_step)))
-    return compiled[phase(at_step)]
+    current = phase(at_step)
+    if current not in compiled:
+      compiled[current] = compile_step(make_step(current))
+    return compiled[current]
 
   return step_for
 
