@@ -54,7 +54,7 @@ class GANConfig(PlayersConfig):
   # It reaches a decay d only after (10d - 1) / (1 - d) updates: 0.999 after 8,990, 0.9995 after
   # 17,990, beyond the default DCGAN's 13,000 steps (pass --ema_warmup=false to test a slower EMA).
   # Nothing without --ema_decay, so that --ema_decay=0 alone turns off the default DCGAN's EMA.
-  ema_warmup: bool = False
+  ema_warmup: bool = False  # the decay min(ema_decay, (1 + t) / (10 + t)) at update t: 0.9995 after 17,990
   # The BatchNorm statistics the EMA generator samples with: "g", G's own running averages (of
   # G's activations, not the EMA's), or "standing", those of the EMA weights' own activations,
   # recomputed from a fixed batch of noise before each use (Brock et al. 2019's standing
