@@ -35,7 +35,7 @@ class Config:
   """Everything that defines a run. Flags of the same names override the defaults."""
 
   # Data
-  dataset: str = "mnist"
+  dataset: str = "mnist"  # a TFDS image dataset: mnist (shipped), fashion_mnist, cifar10, celeb_a, ...
   image_size: int = 0  # 0: as stored; else centre square resized to this (celeb_a: 64)
   data_dir: str = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
   batch_size: int = 64  # global, over all devices
@@ -43,34 +43,34 @@ class Config:
   # Run
   model: str = "dcgan"  # the model, and with it the family whose flags the run takes
   width: int = 64  # the networks' base channels
-  steps: int = 4000
-  seed: int = 0
-  accelerator: str = "auto"
-  workdir: str = "runs/dcgan"
-  log_every: int = 50
-  sample_every: int = 500
-  checkpoint_every: int = 500
-  keep_checkpoints: int = 3
+  steps: int = 4000  # training steps (one G update each)
+  seed: int = 0  # the one key every random draw of the run derives from
+  accelerator: str = "auto"  # auto | cpu | gpu | tpu; auto: the best JAX finds
+  workdir: str = "runs/dcgan"  # checkpoints, metrics and images; a run resumes from it
+  log_every: int = 50  # steps between metrics.jsonl lines and progress-bar updates
+  sample_every: int = 500  # steps between sample grids
+  checkpoint_every: int = 500  # steps between checkpoints
+  keep_checkpoints: int = 3  # the newest this many are kept
   # Sample metrics (fid_mnist, ...) every this many steps on this many samples; 0: never.
-  eval_every: int = 1000
-  eval_samples: int = 1000
+  eval_every: int = 1000  # steps between sample-metric evaluations; 0: never
+  eval_samples: int = 1000  # samples each evaluation scores
   # Faults: keep the old state (only the step moves on) when a loss or gradient is NaN/Inf,
   # instead of stopping; skipped updates are counted in the metrics.
-  skip_nonfinite: bool = False
+  skip_nonfinite: bool = False  # skip an update whose loss or gradient is NaN/Inf instead of stopping
   # Optimisation
-  lr: float = 2e-4
-  b1: float = 0.5
-  b2: float = 0.999
-  lr_schedule: str = "constant"
+  lr: float = 2e-4  # peak learning rate of both players
+  b1: float = 0.5  # Adam's beta1
+  b2: float = 0.999  # Adam's beta2
+  lr_schedule: str = "constant"  # constant | inverse_time | exponential | warmup_cosine | cyclical | linear_decay
   decay_steps: int = 1000  # inverse_time / exponential: the time scale of the decay
-  decay_rate: float = 0.5
+  decay_rate: float = 0.5  # inverse_time / exponential: how much the rate falls per decay_steps
   warmup_steps: int = 0  # warmup_cosine: linear warm-up, then cosine to min_lr_ratio*lr
   cycle_steps: int = 2000  # cyclical: one triangle from min_lr_ratio*lr to lr and back
-  min_lr_ratio: float = 0.1
+  min_lr_ratio: float = 0.1  # warmup_cosine / cyclical: the lowest rate as a share of lr
   # Several processes on JAX's distributed runtime: 1 is one process; 0 lets
   # jax.distributed detect the cluster (SLURM, Open MPI, TPU pod, Kubernetes).
-  num_processes: int = 1
-  process_id: int = 0
+  num_processes: int = 1  # processes of one run; 0: detect the cluster
+  process_id: int = 0  # this process's rank, 0 .. num_processes - 1
   coordinator_address: str = ""  # host:port of process 0 (or $JAX_COORDINATOR_ADDRESS)
   # The chosen family's own flags (ganjax.families.<name>.config); None: that family's defaults.
   family: Any = None

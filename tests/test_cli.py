@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -370,6 +371,19 @@ def test_help_groups_the_flags_by_section_and_shows_only_the_experiments_family(
   family = out[out.index(sections[-1]) :]
   assert "--ema_decay" in family and "--d_steps" in family and "--lr " not in family
   assert "--cycle_weight" not in out and "--likelihood" not in out  # other families' flags
+
+
+@pytest.mark.parametrize("experiment", ["dcgan", "vae", "pix2pix", "cyclegan", "srgan"])
+def test_every_flag_in_help_says_what_it_is(capsys, experiment):
+  # --help's text for a config flag is the field's inline comment: a field without one shows
+  # only its default, which tells a user nothing about, say, --leak.
+  module = __import__(f"experiments.{experiment}", fromlist=["main"])
+  with pytest.raises(SystemExit):
+    module.main(["--help"])
+  out = capsys.readouterr().out
+  # A flag with no text: its "(default: ...)" follows the metavar directly, on its line or the next.
+  bare = re.findall(r"^\s+--(\w+) \w+\s+\(default: ", out, re.M)
+  assert out.count("(default: ") > 20 and bare == []
 
 
 @pytest.mark.parametrize(

@@ -23,19 +23,19 @@ class GANConfig(PlayersConfig):
   """G and D, the loss and the tricks (0 switches a weight or size off)."""
 
   # Networks
-  latent_dim: int = 100
+  latent_dim: int = 100  # size of G's noise vector
   d_width: int = 0  # D's base channels when they differ from G's; 0: --width for both
-  leak: float = 0.2
-  dropout: float = 0.3
+  leak: float = 0.2  # LeakyReLU's negative slope
+  dropout: float = 0.3  # in D, after each LeakyReLU; 0: off
   init: str = "dcgan"  # glorot | dcgan (N(0, 0.02)) | he | lecun
-  g_batchnorm: bool = True
-  d_batchnorm: bool = False
+  g_batchnorm: bool = True  # BatchNorm in G's hidden layers
+  d_batchnorm: bool = False  # BatchNorm in D's hidden layers (not its first)
   spectral_norm: bool = False  # of every D layer (Miyato et al. 2018)
   progressive_steps: int = 0  # >0: grow 7 -> 14 -> 28 pixels, this many steps per stage (Karras et al. 2018)
   num_classes: int = 0  # >0: class-conditional G and D (Mirza & Osindero 2014); 0: unconditional
   d_conditioning: str = "concat"  # how D sees the label: one-hot maps or a projection
   # Loss, regularisers and tricks
-  loss: str = "non_saturating"
+  loss: str = "non_saturating"  # minimax | non_saturating | wgan | wgan_gp | lsgan | hinge
   real_label: float = 1.0  # one-sided label smoothing below 1 (Salimans et al. 2016)
   d_steps: int = 1  # D updates per G update, all inside one step
   gradient_penalty: float = 0.0  # lambda of WGAN-GP (Gulrajani et al. 2017)
@@ -59,15 +59,15 @@ class GANConfig(PlayersConfig):
   # G's activations, not the EMA's), or "standing", those of the EMA weights' own activations,
   # recomputed from a fixed batch of noise before each use (Brock et al. 2019's standing
   # statistics). Sampling only: training is the same either way.
-  ema_bn_stats: str = "g"
+  ema_bn_stats: str = "g"  # the EMA generator's BatchNorm statistics: g (G's running averages) or standing
   # The truncation trick (Brock et al. 2019): samples, grids and evaluations draw each noise
   # coordinate from the standard normal truncated to (-t, t), trading recall for precision.
   # 0: off, the training distribution. Sampling only: training always draws the full normal.
-  truncation: float = 0.0
+  truncation: float = 0.0  # sample noise from the normal truncated to (-t, t); 0: off
   # Who computes the DCGAN's convolutions on a CPU: XLA, or oneDNN's kernels through XLA's FFI
   # (ganjax.kernels.onednn; the same convolutions in another float rounding, faster on x86);
   # auto: oneDNN where the run computes on a CPU that has it, XLA elsewhere (a GPU, a Mac).
-  conv_backend: str = "xla"
+  conv_backend: str = "xla"  # the convolutions on a CPU: xla | onednn | auto (oneDNN where it can)
 
 
 CONFIG = GANConfig  # the registry finds a family's flags by this name

@@ -14,7 +14,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")  # the VAE's p(x|z)
 class VAEConfig:
   """Kingma & Welling 2014's VAE, with the beta-VAE's weight on the KL term."""
 
-  latent_dim: int = 100
+  latent_dim: int = 100  # size of the latent code z
   likelihood: str = "bernoulli"  # p(x|z) on intensities in [0, 1]: bernoulli, or gaussian with a learned sigma
   beta: float = 1.0  # weight of the KL term (Higgins et al. 2017); 1 is the ELBO
 
