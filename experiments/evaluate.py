@@ -4,6 +4,7 @@
     python -m experiments.evaluate --real_floor --num_samples=10000   # real test vs real train
     python -m experiments.evaluate --workdir=runs/dcgan --feature_network=inception \
         --inception_weights=pt_inception-2015-12-05-6726825d.pth      # the standard FID's network
+    python -m experiments.evaluate --workdir=runs/dcgan --by_class    # precision and share per digit
 
 Prints a table and writes `eval_<step>.json` into the workdir (or `--out`). Reference
 features are cached per dataset, split and feature network under `<data_dir>/ganjax_reference`.
@@ -46,6 +47,11 @@ def parse(argv):
     action="store_true",
     help="evaluate real test images against real train images instead of a generator",
   )
+  parser.add_argument(
+    "--by_class",
+    action="store_true",
+    help="also each digit's share of the samples and their precision (the MNIST classifier's classes)",
+  )
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--data_dir", default="")
   parser.add_argument("--out", default="", help="JSON path (default: <workdir>/eval_<step>.json)")
@@ -60,6 +66,8 @@ def parse(argv):
       "--feature_network=inception needs --inception_weights=<path to "
       "pt_inception-2015-12-05-6726825d.pth> (see docs/metrics.md, Inception FID)."
     )
+  if args.by_class and args.feature_network != "mnist":
+    raise UsageError("--by_class reads the MNIST classifier's digits; use it with --feature_network=mnist.")
   return args
 
 
@@ -100,6 +108,8 @@ def main(argv=None) -> None:
     from ganjax.sampling import default_labels
 
     report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, default_labels(generator.config, len(fakes)))
+  if args.by_class:
+    report.update(sample_quality.precision_by_class(fakes, reference))
   report.update(
     dataset=dataset,
     reference_split=reference_split,
@@ -114,6 +124,11 @@ def main(argv=None) -> None:
   for key, value in report.items():
     if isinstance(value, float):
       print(f"  {key:<22}{value:.4f}")
+  if args.by_class:
+    print("  digit                 " + " ".join(f"{d:>5}" for d in range(10)))
+    print("  share of samples      " + " ".join(f"{v:5.3f}" for v in report["class_share_mnist"]))
+    precision = report["precision_mnist_by_class"]
+    print("  precision_mnist       " + " ".join("    -" if v is None else f"{v:5.3f}" for v in precision))
   print(f"  feature network: {report['feature_network']}")
   default_out = os.path.join(args.workdir, f"eval_{step:06d}.json") if step is not None else "eval_real_floor.json"
   out = args.out or default_out

@@ -8,7 +8,7 @@ import pytest
 
 from ganjax.data.pipeline import load_source, to_model_range
 from ganjax.errors import UsageError
-from ganjax.metrics import mnist_features, sample_quality
+from ganjax.metrics import distribution, mnist_features, sample_quality
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +95,41 @@ def test_evaluate_command_on_a_trained_run(tiny_config, capsys):
     == 0
   )
   status = cli.run(
-    evaluate.main, [f"--workdir={tiny_config.workdir}", "--num_samples=300", f"--data_dir={tiny_config.data_dir}"]
+    evaluate.main,
+    [f"--workdir={tiny_config.workdir}", "--num_samples=300", f"--data_dir={tiny_config.data_dir}", "--by_class"],
   )
   assert status == 0
   report = json.loads(pathlib.Path(tiny_config.workdir, "eval_000002.json").read_text())
   assert report["num_samples"] == 300 and report["num_reference"] == 10_000 and report["step"] == 2
   assert report["fid_mnist"] > 0 and 0 <= report["precision_mnist"] <= 1
-  assert "fid_mnist" in capsys.readouterr().out
+  assert len(report["class_share_mnist"]) == 10 and abs(sum(report["class_share_mnist"]) - 1) < 1e-9
+  out = capsys.readouterr().out
+  assert "fid_mnist" in out and "share of samples" in out
+
+
+def test_precision_by_class_splits_the_precision_by_the_classifiers_digit(mnist_dir, mnist_test):
+  images, labels = mnist_test
+  low_digits = np.flatnonzero(labels < 5)[:600]  # fakes that are real digits 0-4 only
+  reference = sample_quality.reference_features("mnist", "train", mnist_dir, num=2000)
+  fakes = images[low_digits]
+  report = sample_quality.precision_by_class(fakes, reference)
+  share, precision = np.array(report["class_share_mnist"]), report["precision_mnist_by_class"]
+  np.testing.assert_allclose(share[:5], np.bincount(labels[low_digits], minlength=5)[:5] / 600, atol=0.02)
+  assert share[5:].sum() < 0.02  # the classifier's 1% of mistakes at most
+  # The per-digit precisions, weighted by the digits' shares, are the whole set's precision.
+  features, _ = mnist_features.features_and_probabilities(fakes)
+  whole, _ = distribution.precision_recall(reference, features, k=3)
+  weighted = sum(s * p for s, p in zip(share, precision) if p is not None)
+  np.testing.assert_allclose(weighted, whole, atol=1e-9)
+  assert all(p > 0.5 for p in precision[:5]) and whole > 0.5
+  assert [p for s, p in zip(share, precision) if s == 0] == [None] * int(np.sum(share == 0))
+
+
+def test_by_class_with_another_feature_network_is_a_one_line_error(capsys, tmp_path):
+  from experiments import evaluate
+  from ganjax import cli
+
+  weights = tmp_path / "weights.pth"
+  argv = ["--real_floor", "--by_class", "--feature_network=inception", f"--inception_weights={weights}"]
+  assert cli.run(evaluate.main, argv) == 2
+  assert "--by_class reads the MNIST classifier's digits" in capsys.readouterr().err

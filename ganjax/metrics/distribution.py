@@ -171,12 +171,22 @@ def _manifold_radii_sq(points: jax.Array, k: int, batch_size: int) -> jax.Array:
   )
 
 
+def _inside_all(queries: jax.Array, centres: jax.Array, radii_sq: jax.Array, batch_size: int) -> np.ndarray:
+  blocks = range(0, queries.shape[0], batch_size)
+  return np.concatenate([np.asarray(_inside(queries[i : i + batch_size], centres, radii_sq)) for i in blocks])
+
+
 def _fraction_inside(queries: jax.Array, centres: jax.Array, radii_sq: jax.Array, batch_size: int) -> float:
-  hits = sum(
-    int(jnp.sum(_inside(queries[i : i + batch_size], centres, radii_sq)))
-    for i in range(0, queries.shape[0], batch_size)
-  )
-  return hits / queries.shape[0]
+  return int(np.sum(_inside_all(queries, centres, radii_sq, batch_size))) / queries.shape[0]
+
+
+def inside_real_manifold(
+  real_features: np.ndarray, fake_features: np.ndarray, k: int = 3, batch_size: int = 1000
+) -> np.ndarray:
+  """Whether each fake lies inside the real manifold of `precision_recall` (its mean is the
+  precision): [N_fake] bool, to ask which fakes the precision loses."""
+  real, fake = jnp.asarray(real_features, jnp.float32), jnp.asarray(fake_features, jnp.float32)
+  return _inside_all(fake, real, _manifold_radii_sq(real, k, batch_size), batch_size)
 
 
 def precision_recall(
