@@ -140,7 +140,7 @@ def label_accuracy(fake_images: np.ndarray, labels: np.ndarray) -> float:
 def precision_by_class(fake_images: np.ndarray, real_features: np.ndarray, k: int = 3) -> dict:
   """Where the precision is lost, on the MNIST classifier: each fake's class is the classifier's
   most likely digit, and for each digit the report gives the fakes' share and their precision
-  (the share of them inside the real manifold; None for a digit no fake is). A precision lost
+  (the share of them inside the real manifold; None for a digit no fake is taken for). A precision lost
   evenly over the digits is a matter of fidelity; one lost in a few digits, or shares far from
   a tenth, points at the modes."""
   features, probabilities = mnist_features.features_and_probabilities(fake_images)
