@@ -103,13 +103,11 @@ def main(argv=None) -> None:
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
     reference_split = "test"
-  report = sample_quality.evaluate(fakes, reference, network, seed=args.seed)
+  report = sample_quality.evaluate(fakes, reference, network, seed=args.seed, by_class=args.by_class)
   if not args.real_floor and generator.config.family.num_classes:
     from ganjax.sampling import default_labels
 
     report["label_accuracy_mnist"] = sample_quality.label_accuracy(fakes, default_labels(generator.config, len(fakes)))
-  if args.by_class:
-    report.update(sample_quality.precision_by_class(fakes, reference))
   report.update(
     dataset=dataset,
     reference_split=reference_split,

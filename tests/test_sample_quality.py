@@ -111,13 +111,12 @@ def test_precision_by_class_splits_the_precision_by_the_classifiers_digit(mnist_
   images, labels = mnist_test
   low_digits = np.flatnonzero(labels < 5)[:600]  # fakes that are real digits 0-4 only
   reference = sample_quality.reference_features("mnist", "train", mnist_dir, num=2000)
-  fakes = images[low_digits]
-  report = sample_quality.precision_by_class(fakes, reference)
+  features, probabilities = mnist_features.features_and_probabilities(images[low_digits])
+  report = sample_quality.precision_by_class(features, probabilities, reference)
   share, precision = np.array(report["class_share_mnist"]), report["precision_mnist_by_class"]
   np.testing.assert_allclose(share[:5], np.bincount(labels[low_digits], minlength=5)[:5] / 600, atol=0.02)
   assert share[5:].sum() < 0.02  # the classifier's 1% of mistakes at most
   # The per-digit precisions, weighted by the digits' shares, are the whole set's precision.
-  features, _ = mnist_features.features_and_probabilities(fakes)
   whole, _ = distribution.precision_recall(reference, features, k=3)
   weighted = sum(s * p for s, p in zip(share, precision) if p is not None)
   np.testing.assert_allclose(weighted, whole, atol=1e-9)

@@ -94,8 +94,10 @@ def evaluate(
   kid_subset_size: int = 1000,
   k: int = 3,
   seed: int = 0,
+  by_class: bool = False,
 ) -> dict:
-  """Metrics of fakes [N, H, W, C] in [-1, 1] (28x28x1 for mnist) against real features [M, D]."""
+  """Metrics of fakes [N, H, W, C] in [-1, 1] (28x28x1 for mnist) against real features [M, D];
+  `by_class` adds `precision_by_class` from the same features (the mnist network only)."""
   network = feature_network(network) if isinstance(network, str) else network
   n, d = len(fake_images), network.dim
   if n <= d or len(real_features) <= d:  # checked first: the features of the fakes may take minutes
@@ -105,6 +107,8 @@ def evaluate(
     )
   if min(n, len(real_features)) <= k:
     raise UsageError(f"precision/recall with k={k} needs more than {k} samples per set.")
+  if by_class and network.name != "mnist":  # experiments.evaluate refuses the flag before any work
+    raise ValueError(f"by_class splits by the MNIST classifier's 10 digits, not by {network.name}'s classes.")
   fake_features, probabilities = network.features_and_probabilities(fake_images)
   suffix = f"_{network.name}"
   fid = distribution.frechet_distance(
@@ -113,6 +117,7 @@ def evaluate(
   kid_mean, kid_std = distribution.kid(fake_features, real_features, kid_subsets, kid_subset_size, seed)
   is_mean, is_std = distribution.inception_score(probabilities, splits=min(10, n))
   precision, recall = distribution.precision_recall(real_features, fake_features, k)
+  split = precision_by_class(fake_features, probabilities, real_features, k) if by_class else {}
   return {
     f"fid{suffix}": fid,
     f"kid{suffix}": kid_mean,
@@ -127,6 +132,7 @@ def evaluate(
     "kid_subsets": kid_subsets,
     "kid_subset_size": min(kid_subset_size, n, len(real_features)),
     "feature_network": network.description,
+    **split,
   }
 
 
@@ -137,14 +143,15 @@ def label_accuracy(fake_images: np.ndarray, labels: np.ndarray) -> float:
   return float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(labels)))
 
 
-def precision_by_class(fake_images: np.ndarray, real_features: np.ndarray, k: int = 3) -> dict:
-  """Where the precision is lost, on the MNIST classifier: each fake's class is the classifier's
-  most likely digit, and for each digit the report gives the fakes' share and their precision
-  (the share of them inside the real manifold; None for a digit no fake is taken for). A precision lost
-  evenly over the digits is a matter of fidelity; one lost in a few digits, or shares far from
-  a tenth, points at the modes."""
-  features, probabilities = mnist_features.features_and_probabilities(fake_images)
-  inside = distribution.inside_real_manifold(real_features, features, k)
+def precision_by_class(
+  fake_features: np.ndarray, probabilities: np.ndarray, real_features: np.ndarray, k: int = 3
+) -> dict:
+  """Where the precision is lost, on the MNIST classifier (its features [N, 256] and softmax [N,
+  10] of the fakes): each fake's class is the classifier's most likely digit, and for each digit
+  the report gives the fakes' share and their precision (the share of them inside the real
+  manifold; None for a digit no fake is taken for). A precision lost evenly over the digits is a
+  matter of fidelity; one lost in a few digits, or shares far from a tenth, points at the modes."""
+  inside = distribution.inside_real_manifold(real_features, fake_features, k)
   digits = np.argmax(probabilities, axis=1)
   counts = np.bincount(digits, minlength=10)
   hits = np.bincount(digits, weights=inside.astype(np.float64), minlength=10)
