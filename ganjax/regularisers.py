@@ -70,6 +70,23 @@ def instance_noise_std(step: jax.Array, initial: float, anneal_steps: int) -> ja
   return initial * remaining
 
 
+def top_k_share(step: jax.Array, final_share: float, anneal_steps: int) -> jax.Array:
+  """Share of each fake batch G's loss keeps (Sinha et al. 2020): 1 at step 0, falling
+  linearly to `final_share` at `anneal_steps`, where it stays."""
+  progress = jnp.clip(step.astype(jnp.float32) / anneal_steps, 0.0, 1.0)
+  return 1.0 - (1.0 - final_share) * progress
+
+
+def top_k_mask(scores: jax.Array, share: jax.Array, eligible: jax.Array) -> jax.Array:
+  """Bool [N]: the ceil(share * n) eligible rows with the highest `scores` (at least one),
+  where n counts the `eligible` rows. Ties go to the earlier row."""
+  count = jnp.sum(eligible)
+  k = jnp.maximum(1.0, jnp.ceil(share * count))
+  order = jnp.argsort(-jnp.where(eligible, scores, -jnp.inf), stable=True)
+  rank = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0]))
+  return eligible & (rank < k)
+
+
 def ema_update(ema: PyTree, params: PyTree, decay: float | jax.Array) -> PyTree:
   """ema <- decay * ema + (1 - decay) * params (Yazici et al. 2019; Karras et al. 2018)."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)

@@ -46,6 +46,26 @@ def test_instance_noise_anneals_linearly_to_zero_and_stays_there():
   np.testing.assert_allclose([std(0), std(25), std(50), std(100), std(1000)], [0.2, 0.15, 0.1, 0.0, 0.0], atol=1e-7)
 
 
+def test_top_k_share_falls_linearly_from_all_to_its_final_share_and_stays():
+  share = lambda step: float(regularisers.top_k_share(jnp.asarray(step), 0.5, 100))  # noqa: E731
+  np.testing.assert_allclose([share(0), share(50), share(100), share(1000)], [1.0, 0.75, 0.5, 0.5], atol=1e-7)
+
+
+def test_top_k_mask_keeps_the_highest_scored_eligible_rows():
+  scores = jnp.array([0.3, -1.0, 2.0, 0.5, 0.9, -0.2])
+  everyone = jnp.ones(6, bool)
+  mask = lambda share, eligible=everyone: np.asarray(regularisers.top_k_mask(scores, share, eligible))  # noqa: E731
+  np.testing.assert_array_equal(mask(0.5), [False, False, True, True, True, False])
+  np.testing.assert_array_equal(mask(1.0), [True] * 6)
+  np.testing.assert_array_equal(mask(0.01), [False, False, True, False, False, False])  # at least one
+  # Only eligible rows compete, and the share is of them: 0.5 of 4 keeps 2.
+  eligible = jnp.array([True, True, False, True, False, True])
+  np.testing.assert_array_equal(mask(0.5, eligible), [True, False, False, True, False, False])
+  # Ties go to the earlier row.
+  tied = regularisers.top_k_mask(jnp.zeros(4), 0.5, jnp.ones(4, bool))
+  np.testing.assert_array_equal(np.asarray(tied), [True, True, False, False])
+
+
 def test_ema_update_matches_its_closed_form():
   decay, sequence = 0.9, [jnp.array([0.0]), jnp.array([1.0]), jnp.array([3.0]), jnp.array([-2.0])]
   ema = sequence[0]

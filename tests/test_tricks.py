@@ -104,6 +104,35 @@ def test_learning_rates_and_instance_noise_are_logged_every_step():
   np.testing.assert_allclose(metrics["instance_noise"], 0.05, rtol=1e-5)
 
 
+@pytest.mark.parametrize("d_steps", [1, 2], ids=["simultaneous", "alternating"])
+def test_top_k_changes_only_gs_loss_to_the_mean_over_ds_best_scored_fakes(d_steps):
+  """Top-k (Sinha et al. 2020) at its final share: G's loss is the non-saturating loss of
+  the half of the fakes D scores highest (the lowest terms, as softplus(-x) falls with x),
+  so below the loss over all of them; D's loss and update are untouched."""
+  plain_config = validate(BASE.replace(d_steps=d_steps, dropout=0.0, top_k_steps=10))
+  state, plain = setup(plain_config)
+  _, top_k = setup(validate(plain_config.replace(top_k=0.5)))
+  state = state.replace(step=jnp.asarray(10, jnp.int32))
+  batch, key = {"image": images(d_steps * LOCAL)}, jax.random.key(3)
+  plain_state, m_plain = jax.jit(plain)(state, batch, key)
+  top_state, m_top = jax.jit(top_k)(state, batch, key)
+  assert float(m_top["top_k_share"]) == 0.5
+  assert float(m_top["g_loss"]) < float(m_plain["g_loss"])
+  assert float(m_top["d_loss"]) == pytest.approx(float(m_plain["d_loss"]))
+  chex.assert_trees_all_close(top_state.d_params, plain_state.d_params)
+  assert not np.allclose(*(jax.tree.leaves(s.g_params)[0] for s in (top_state, plain_state)))
+
+
+def test_top_k_at_share_one_trains_as_without_it():
+  state, plain = setup(BASE)
+  _, top_k = setup(validate(BASE.replace(top_k=0.5, top_k_steps=10)))  # step 0: the share is still 1
+  batch, key = {"image": images(LOCAL)}, jax.random.key(3)
+  plain_state, _ = jax.jit(plain)(state, batch, key)
+  top_state, metrics = jax.jit(top_k)(state, batch, key)
+  assert float(metrics["top_k_share"]) == 1.0
+  chex.assert_trees_all_close(top_state.checkpoint_items(), plain_state.checkpoint_items(), rtol=1e-6, atol=1e-7)
+
+
 def test_batchnorm_and_spectral_norm_options_change_the_variables():
   state, _ = setup(BASE.replace(g_batchnorm=False, d_batchnorm=True, spectral_norm=True))
   assert state.g_batch_stats == {}
@@ -126,6 +155,8 @@ EVERYTHING = BASE.replace(
   d_weight_decay=1e-3,
   lr_schedule="cyclical",
   cycle_steps=4,
+  top_k=0.5,  # from the second step on: the pmapped step ranks the global batch
+  top_k_steps=1,
 )
 
 

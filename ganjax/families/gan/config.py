@@ -46,6 +46,10 @@ class GANConfig(PlayersConfig):
   d_l2: float = 0.0  # L2 penalty on D's weights, added to its loss
   instance_noise: float = 0.0  # std of noise on D's inputs, annealed linearly to 0
   instance_noise_steps: int = 0  # over this many steps; 0: over the whole run
+  # Top-k training (Sinha et al. 2020): G's loss averages over only the fakes D scores most
+  # real, the share falling from all of them to --top_k; the rest carry no gradient to G.
+  top_k: float = 1.0  # share of each fake batch G learns from, D's highest-scored; 1: all
+  top_k_steps: int = 0  # the share falls linearly from 1 to --top_k over this many steps; 0: the whole run
   replay_size: int = 0  # past fakes kept for D (Shrivastava et al. 2017)
   replay_share: float = 0.5  # share of each fake batch D sees drawn from them
   ema_decay: float = 0.0  # EMA of G's weights, used for samples and evaluation
@@ -118,6 +122,7 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
     "d_l2",
     "instance_noise",
     "instance_noise_steps",
+    "top_k_steps",
     "replay_size",
     "d_width",
     "num_classes",
@@ -159,5 +164,7 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
     )
   if gan.replay_size and not 0.0 < gan.replay_share < 1.0:
     raise UsageError(f"--replay_share={gan.replay_share} must be in (0, 1) when --replay_size is on.")
+  if not 0.0 < gan.top_k <= 1.0:
+    raise UsageError(f"--top_k={gan.top_k} must be in (0, 1]: the share of each fake batch G learns from.")
   if not 0.0 <= gan.ema_decay < 1.0:
     raise UsageError(f"--ema_decay={gan.ema_decay} must be in [0, 1); 0.999 is typical.")

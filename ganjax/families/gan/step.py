@@ -67,6 +67,7 @@ def make_train_step(
   loss = losses.make_loss(config.family.loss, config.family.real_label)
   g_schedule, d_schedule = player_schedules(config)
   noise_anneal_steps = config.family.instance_noise_steps or config.steps
+  top_k_anneal_steps = config.family.top_k_steps or config.steps
 
   def growth(step):
     """The models' progressive-growing arguments at `step` (none without growing)."""
@@ -108,19 +109,34 @@ def make_train_step(
   def latents(key, local_batch):
     return rng.example_normal(rng.stream(key, "noise"), (local_batch, config.family.latent_dim), axis_name)
 
-  def g_loss_on_fresh(fake_logits, replaced):
-    """G's loss over the fakes D saw fresh (all of them without replay).
+  def g_loss_on_fresh(fake_logits, replaced, step):
+    """G's loss over the fakes D saw fresh (all of them without replay), and with top-k
+    training only over the share of those that D scores highest.
 
-    With replay, each device sums its fresh examples' terms and divides by the global fresh
-    count over the device count, so the pmean over devices is the global mean.
+    With replay or top-k, each device sums its kept examples' terms and divides by the global
+    kept count over the device count, so the pmean over devices is the global mean. Top-k
+    ranks the global batch (D's scores gathered from every device), so a pmapped step keeps
+    the fakes one device would.
     """
-    if replaced is None:
+    if replaced is None and config.family.top_k == 1.0:
       return loss.g_loss(fake_logits)
     terms = jax.vmap(lambda logit: loss.g_loss(logit[None]))(fake_logits)
     devices = jax.lax.psum(1, axis_name) if axis_name else 1
-    global_batch = fake_logits.shape[0] * devices
-    global_fresh = global_batch - jnp.floor(global_batch * config.family.replay_share)
-    return jnp.sum(jnp.where(replaced, 0.0, terms)) * devices / global_fresh
+    if config.family.top_k == 1.0:  # replay alone: the fresh count is known from the share
+      global_batch = fake_logits.shape[0] * devices
+      global_fresh = global_batch - jnp.floor(global_batch * config.family.replay_share)
+      return jnp.sum(jnp.where(replaced, 0.0, terms)) * devices / global_fresh
+    local = fake_logits.shape[0]
+    fresh = jnp.ones(local, bool) if replaced is None else ~replaced
+    scores = jax.lax.stop_gradient(fake_logits)
+    if axis_name:  # in device order: global example i sits at row i, as on one device
+      scores, fresh = (jax.lax.all_gather(x, axis_name, tiled=True) for x in (scores, fresh))
+    share = regularisers.top_k_share(step, config.family.top_k, top_k_anneal_steps)
+    kept_globally = regularisers.top_k_mask(scores, share, fresh)
+    kept = kept_globally
+    if axis_name:
+      kept = jax.lax.dynamic_slice_in_dim(kept_globally, jax.lax.axis_index(axis_name) * local, local)
+    return jnp.sum(jnp.where(kept, terms, 0.0)) * devices / jnp.sum(kept_globally).astype(jnp.float32)
 
   def d_objective(d_params, d_batch_stats, real, fake, labels, replaced, step, key):
     """D's loss (adversarial + penalties) and, from the same pass, G's loss on the fresh fakes.
@@ -170,7 +186,7 @@ def make_train_step(
     if config.family.d_l2:
       penalties["d_l2"] = config.family.d_l2 * regularisers.l2_penalty(d_params)
     d_total = d_adversarial + sum(penalties.values())
-    g_loss = g_loss_on_fresh(fake_logits, replaced)
+    g_loss = g_loss_on_fresh(fake_logits, replaced, step)
     outputs = jax.nn.sigmoid if loss.outputs_logits else (lambda x: x)
     aux = {
       "d_loss": d_adversarial,
@@ -272,7 +288,7 @@ def make_train_step(
         rng.stream(g_key, "dropout_fake"),
         state.step,
       )
-      return loss.g_loss(fake_logits), g_batch_stats
+      return g_loss_on_fresh(fake_logits, None, state.step), g_batch_stats
 
     (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
     g_grads = pmean(g_grads, axis_name)
@@ -307,6 +323,8 @@ def make_train_step(
       metrics["instance_noise"] = regularisers.instance_noise_std(
         state.step, config.family.instance_noise, noise_anneal_steps
       )
+    if config.family.top_k < 1.0:
+      metrics["top_k_share"] = regularisers.top_k_share(state.step, config.family.top_k, top_k_anneal_steps)
     return new_state, pmean(metrics, axis_name)
 
   return train_step
