@@ -5,6 +5,7 @@
     python -m experiments.evaluate --workdir=runs/dcgan --feature_network=inception \
         --inception_weights=pt_inception-2015-12-05-6726825d.pth      # the standard FID's network
     python -m experiments.evaluate --workdir=runs/dcgan --by_class    # precision and share per digit
+    python -m experiments.evaluate --workdir=runs/dcgan --d_filter=0.8  # the 80% of draws D likes best
 
 Prints a table and writes `eval_<step>.json` into the workdir (or `--out`). Reference
 features are cached per dataset, split and feature network under `<data_dir>/ganjax_reference`.
@@ -94,11 +95,14 @@ def main(argv=None) -> None:
     reference = sample_quality.reference_features(dataset, "train", data_dir, network=network)
     reference_split, step = "train", None
   else:
-    generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation)
+    generator = load_generator(
+      args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation, d_filter=args.d_filter
+    )
     dataset, step = generator.config.dataset, generator.step
     stats = f", {generator.config.family.ema_bn_stats} BatchNorm statistics" if generator.weights == "ema" else ""
     truncation = generator.config.family.truncation
     stats += f", noise truncated to ±{truncation:g}" if truncation else ""
+    stats += f", the {args.d_filter:g} of the draws D scores highest" if args.d_filter < 1 else ""
     what = f"{args.num_samples} samples of {generator.source} ({generator.weights} weights{stats})"
     fakes = generator.generate(args.num_samples, args.seed)  # a conditional model: every class in turn
     reference = sample_quality.reference_features(dataset, "test", data_dir, network=network)
@@ -115,6 +119,7 @@ def main(argv=None) -> None:
     generator=None if args.real_floor else generator.weights,
     ema_bn_stats=None if args.real_floor or generator.weights != "ema" else generator.config.family.ema_bn_stats,
     truncation=None if args.real_floor else generator.config.family.truncation,
+    d_filter=None if args.real_floor else args.d_filter,
     seconds=round(time.perf_counter() - start, 1),
     evaluated=what,
   )

@@ -56,7 +56,9 @@ def main(argv=None) -> None:
   from ganjax import images
   from ganjax.sampling import default_labels, load_generator
 
-  generator = load_generator(args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation)
+  generator = load_generator(
+    args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation, d_filter=args.d_filter
+  )
   labels = None
   if args.labels is not None:
     if not generator.config.family.num_classes:

@@ -246,6 +246,19 @@ def restore_generator(
   return g_params, state.get("g_batch_stats", {}), dict(restored["data"]), saved_config
 
 
+def restore_discriminator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, dict]:
+  """(D's weights, d_batch_stats) at `step`, without a template."""
+  try:
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  except Exception as e:
+    raise CorruptCheckpoint(
+      f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
+      f"({type(e).__name__}); move it out of the way or pick another --workdir."
+    ) from e
+  state = restored["state"]
+  return state["d_params"], state.get("d_batch_stats", {})
+
+
 def latest_step(workdir: str) -> int | None:
   """The newest checkpoint's step in `workdir`, or None; never creates anything."""
   path = checkpoint_dir(workdir)

@@ -42,7 +42,8 @@ def checkpoint_step(text: str) -> int | str:
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
-  """`--generator`, `--ema_bn_stats` and `--truncation` of the commands that draw from a checkpoint."""
+  """`--generator`, `--ema_bn_stats`, `--truncation` and `--d_filter` of the commands that draw
+  from a checkpoint."""
   parser.add_argument(
     "--generator",
     choices=("auto", "ema", "g"),
@@ -62,6 +63,13 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     default=None,
     help="draw each noise coordinate from the normal truncated to (-t, t) (Brock et al. 2019); "
     "0: the full normal; default: as the run was configured",
+  )
+  parser.add_argument(
+    "--d_filter",
+    type=float,
+    default=1.0,
+    help="keep this share of the draws, those the run's own D scores most real (discriminator "
+    "filtering, after Azadi et al. 2019's rejection sampling); 1: all",
   )
 
 

@@ -164,12 +164,33 @@ class TrainedGenerator:
   # Which checkpoint this is, for the user: "the checkpoint at step 4 in <dir>", say.
   source: str = ""
   weights: str = "g"  # "ema": the EMA generator's; "g": G's own
+  # Discriminator filtering: keep this share of the draws, those the run's own D scores most
+  # real (a hard form of Azadi et al. 2019's rejection sampling); 1: every draw.
+  d_filter: float = 1.0
+  d_variables: dict | None = None  # D's {"params", "batch_stats"} from the same checkpoint, when filtering
 
   def generate(self, num: int, seed: int = 0, batch_size: int = 500, labels: np.ndarray | None = None) -> np.ndarray:
     """float32 [num, H, W, C] in [-1, 1]; the same images for the same seed, any batch_size.
 
-    A conditional model draws `labels` [num] (default: every class in turn).
+    A conditional model draws `labels` [num] (default: every class in turn). With `d_filter`
+    below 1 it draws ceil(num / d_filter) images (the first num are those drawn without it) and
+    keeps the num that D scores highest, in the order drawn.
     """
+    if self.d_filter < 1.0:
+      pool = self._draw(int(np.ceil(num / self.d_filter)), seed, batch_size, labels)
+      scores = self.d_scores(pool, batch_size)
+      return pool[np.sort(np.argsort(-scores, kind="stable")[:num])]
+    return self._draw(num, seed, batch_size, labels)
+
+  def d_scores(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """D's outputs [N] on `images`, in inference mode (its running BatchNorm averages)."""
+    if self.d_variables is None:
+      raise ValueError("This generator was loaded without its discriminator (load_generator's d_filter).")
+    _, discriminator = build_gan(self.config, self.image_shape, axis_name=None)
+    score = jax.jit(lambda x: discriminator.apply(self.d_variables, x, train=False))
+    return np.concatenate([np.asarray(score(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
+
+  def _draw(self, num: int, seed: int, batch_size: int, labels: np.ndarray | None) -> np.ndarray:
     if self.config.family.num_classes:
       labels = default_labels(self.config, num) if labels is None else np.asarray(labels, np.int32)
       if labels.shape != (num,) or labels.min() < 0 or labels.max() >= self.config.family.num_classes:
@@ -188,6 +209,7 @@ def load_generator(
   generator: str = "auto",
   ema_bn_stats: str = "",
   truncation: float | None = None,
+  d_filter: float = 1.0,
 ) -> TrainedGenerator:
   """The generator of `workdir`'s checkpoint at `step` (default: the newest that reads back;
   `BEST`: the one in `<workdir>/best/`, the lowest fid_mnist of the run's evaluations).
@@ -198,8 +220,11 @@ def load_generator(
   `checkpoint.restore_generator`. `ema_bn_stats`: the EMA generator's BatchNorm statistics,
   "g" or "standing" (see `make_standing_stats`); empty: as the run was configured.
   `truncation`: the noise's truncation threshold (see `truncate`; 0 off); None: as configured.
+  `d_filter`: the share of draws `generate` keeps, D's best-scored (1: all; see TrainedGenerator).
   """
-  overrides = {"ema_bn_stats": ema_bn_stats, "truncation": truncation}
+  if not 0.0 < d_filter <= 1.0:
+    raise UsageError(f"--d_filter={d_filter} must be in (0, 1]: the share of the draws kept; 1 keeps all.")
+  overrides = {"ema_bn_stats": ema_bn_stats, "truncation": truncation, "d_filter": d_filter}
   if step == BEST:
     return _load_best(workdir, generator, overrides)
   if checkpoint.latest_step(workdir) is None:
@@ -262,6 +287,17 @@ def _read_generator(manager, workdir: str, step: int, generator: str, overrides:
     )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
   config = Config.from_dict(saved)
+  overrides = dict(overrides)
+  d_filter = overrides.pop("d_filter", 1.0)
+  d_variables = None
+  if d_filter < 1.0:
+    if config.family.num_classes or config.family.progressive_steps:
+      raise UsageError(
+        "--d_filter ranks an unconditional, fixed-resolution model's draws; this run is "
+        f"{'conditional (--num_classes)' if config.family.num_classes else 'grown progressively'}."
+      )
+    d_params, d_batch_stats = checkpoint.restore_discriminator(manager, step)
+    d_variables = {"params": d_params, "batch_stats": d_batch_stats}
   given = {k: v for k, v in overrides.items() if v not in ("", None)}
   if given:
     # The same checks as the training flags: a bad value is one sentence and exit status 2.
@@ -269,4 +305,6 @@ def _read_generator(manager, workdir: str, step: int, generator: str, overrides:
   weights = "ema" if generator == "ema" or (generator == "auto" and config.family.ema_decay > 0) else "g"
   image_shape = tuple(data_position["image_shape"])
   g_batch_stats = make_sampling_stats(config, image_shape, weights)(g_params, g_batch_stats, step)
-  return TrainedGenerator(config, step, g_params, g_batch_stats, image_shape, weights=weights)
+  return TrainedGenerator(
+    config, step, g_params, g_batch_stats, image_shape, weights=weights, d_filter=d_filter, d_variables=d_variables
+  )

@@ -313,7 +313,9 @@ def test_evaluate_command_with_inception_features(weights_file, mnist_dir, tmp_p
   from ganjax import sampling
 
   monkeypatch.setattr(
-    sampling, "load_generator", lambda workdir, step, generator, ema_bn_stats="", truncation=None: StubGenerator()
+    sampling,
+    "load_generator",
+    lambda workdir, step, generator, ema_bn_stats="", truncation=None, d_filter=1.0: StubGenerator(),
   )
   monkeypatch.setattr(inception_features, "pool3_and_logits", jax.jit(tiny_network))
   monkeypatch.setattr(inception, "POOL3_DIM", 16)

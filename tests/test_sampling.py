@@ -126,3 +126,34 @@ def test_a_negative_truncation_is_refused(tiny_config):
 
   with pytest.raises(UsageError, match="--truncation=-1.0 must be 0"):
     validate(tiny_config.replace(truncation=-1.0))
+
+
+def test_d_filter_keeps_the_draws_the_runs_d_scores_highest_in_the_order_drawn(tiny_config):
+  from ganjax.models import build_gan
+
+  state = train_and_evaluate(tiny_config.replace(steps=2, eval_every=0))
+  filtered = load_generator(tiny_config.workdir, d_filter=0.5)
+  pool = load_generator(tiny_config.workdir).generate(20, seed=1)  # the draws it keeps 10 of
+  _, discriminator = build_gan(tiny_config, pool.shape[1:], axis_name=None)
+  variables = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+  scores = np.asarray(discriminator.apply(jax.device_get(variables), pool, train=False))
+  np.testing.assert_allclose(filtered.d_scores(pool), scores, rtol=1e-5, atol=1e-6)
+  kept = filtered.generate(10, seed=1)
+  rows = [int(np.flatnonzero((pool == image).all(axis=(1, 2, 3)))[0]) for image in kept]
+  assert rows == sorted(rows) and len(set(rows)) == 10  # draws of the pool, in the order drawn
+  dropped = np.setdiff1d(np.arange(20), rows)
+  assert scores[rows].min() >= scores[dropped].max()
+
+
+def test_d_filter_outside_its_range_or_on_a_conditional_run_is_refused(tiny_config, capsys):
+  from experiments import evaluate
+  from ganjax import cli
+
+  assert cli.run(evaluate.main, [f"--workdir={tiny_config.workdir}", "--d_filter=1.5"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and err.endswith("must be in (0, 1]: the share of the draws kept; 1 keeps all.")
+  with pytest.raises(UsageError, match="must be in"):
+    load_generator(tiny_config.workdir, d_filter=0.0)
+  train_and_evaluate(tiny_config.replace(steps=2, eval_every=0, num_classes=10))
+  with pytest.raises(UsageError, match="ranks an unconditional"):
+    load_generator(tiny_config.workdir, d_filter=0.5)
