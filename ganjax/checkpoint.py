@@ -226,15 +226,7 @@ def restore_generator(
   them, "g" takes G's own weights.
   """
   saved_config = read_config(manager, step)
-  try:
-    restored = manager.restore(
-      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), data=ocp.args.JsonRestore())
-    )
-  except Exception as e:
-    raise CorruptCheckpoint(
-      f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
-      f"({type(e).__name__}); move it out of the way or pick another --workdir."
-    ) from e
+  restored = _restore_untemplated(manager, step, state=ocp.args.StandardRestore(), data=ocp.args.JsonRestore())
   state = restored["state"]
   if generator == "ema" and "g_ema_params" not in state:
     raise UsageError(
@@ -248,15 +240,19 @@ def restore_generator(
 
 def restore_discriminator(manager: ocp.CheckpointManager, step: int) -> tuple[dict, dict]:
   """(D's weights, d_batch_stats) at `step`, without a template."""
+  state = _restore_untemplated(manager, step, state=ocp.args.StandardRestore())["state"]
+  return state["d_params"], state.get("d_batch_stats", {})
+
+
+def _restore_untemplated(manager: ocp.CheckpointManager, step: int, **items) -> dict:
+  """The checkpoint's `items` (name -> Orbax restore args) at `step`, or CorruptCheckpoint."""
   try:
-    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    return manager.restore(step, args=ocp.args.Composite(**items))
   except Exception as e:
     raise CorruptCheckpoint(
       f"The checkpoint at step {step} in {manager.directory} is corrupt or incomplete "
       f"({type(e).__name__}); move it out of the way or pick another --workdir."
     ) from e
-  state = restored["state"]
-  return state["d_params"], state.get("d_batch_stats", {})
 
 
 def latest_step(workdir: str) -> int | None:
