@@ -224,9 +224,9 @@ def load_generator(
   """
   if not 0.0 < d_filter <= 1.0:
     raise UsageError(f"--d_filter={d_filter} must be in (0, 1]: the share of the draws kept; 1 keeps all.")
-  overrides = {"ema_bn_stats": ema_bn_stats, "truncation": truncation, "d_filter": d_filter}
+  overrides = {"ema_bn_stats": ema_bn_stats, "truncation": truncation}
   if step == BEST:
-    return _load_best(workdir, generator, overrides)
+    return _load_best(workdir, generator, overrides, d_filter)
   if checkpoint.latest_step(workdir) is None:
     raise UsageError(f"No checkpoint in {workdir}; train first (python -m experiments.dcgan --workdir=...).")
   manager = checkpoint.open_manager(workdir, keep=1_000_000)  # never prunes: read only
@@ -236,7 +236,7 @@ def load_generator(
       raise UsageError(f"No checkpoint at step {step} in {workdir}; it has {sorted(steps)}.")
     for candidate in [step] if step is not None else steps:
       try:
-        trained = _read_generator(manager, workdir, candidate, generator, overrides)
+        trained = _read_generator(manager, workdir, candidate, generator, overrides, d_filter)
       except checkpoint.CorruptCheckpoint as e:
         if step is not None or candidate == steps[-1]:
           raise
@@ -251,7 +251,7 @@ def load_generator(
   raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _load_best(workdir: str, generator: str, overrides: dict) -> TrainedGenerator:
+def _load_best(workdir: str, generator: str, overrides: dict, d_filter: float) -> TrainedGenerator:
   path = checkpoint.best_dir(workdir)
   if not (os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))):
     raise UsageError(
@@ -262,7 +262,7 @@ def _load_best(workdir: str, generator: str, overrides: dict) -> TrainedGenerato
   try:
     step = manager.best_step()
     try:
-      trained = _read_generator(manager, workdir, step, generator, overrides)
+      trained = _read_generator(manager, workdir, step, generator, overrides, d_filter)
     except checkpoint.CorruptCheckpoint as e:
       raise checkpoint.CorruptCheckpoint(
         f"The best checkpoint at step {step} in {path} is corrupt or incomplete ({type(e.__cause__).__name__}; "
@@ -276,7 +276,9 @@ def _load_best(workdir: str, generator: str, overrides: dict) -> TrainedGenerato
     manager.close()
 
 
-def _read_generator(manager, workdir: str, step: int, generator: str, overrides: dict) -> TrainedGenerator:
+def _read_generator(
+  manager, workdir: str, step: int, generator: str, overrides: dict, d_filter: float = 1.0
+) -> TrainedGenerator:
   """`overrides`: sampling flags ({"ema_bn_stats": ..., "truncation": ...}) that replace the
   run's own; an empty or None value keeps the run's."""
   saved = checkpoint.read_config(manager, step)
@@ -287,8 +289,6 @@ def _read_generator(manager, workdir: str, step: int, generator: str, overrides:
     )
   g_params, g_batch_stats, data_position, saved = checkpoint.restore_generator(manager, step, generator)
   config = Config.from_dict(saved)
-  overrides = dict(overrides)
-  d_filter = overrides.pop("d_filter", 1.0)
   d_variables = None
   if d_filter < 1.0:
     if config.family.num_classes or config.family.progressive_steps:
