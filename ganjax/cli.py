@@ -25,7 +25,12 @@ INSTALL_HINT = {
 
 
 class Parser(argparse.ArgumentParser):
-  """argparse, but a bad flag is a UsageError (one line, status 2) like every other mistake."""
+  """argparse, but a bad flag is a UsageError (one line, status 2) like every other mistake, and
+  a flag is spelled out: argparse's prefix matching would read `--progress=false` as
+  `--progressive_steps` and a typo as whichever flag it happens to start."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, allow_abbrev=False, **kwargs)
 
   def error(self, message):  # argparse would print the usage block too
     raise UsageError(f"{message} (see --help).")

@@ -193,6 +193,7 @@ ARCHITECTURE_FIELDS = (
   "latent_dim",
   "width",
   "d_width",
+  "d_extra_convs",
   "dataset",
   "image_size",
   "g_batchnorm",

@@ -215,10 +215,14 @@ def test_unwritable_workdir(tiny_config, tmp_path, capsys):
     ("--accelerator=abacus", "--accelerator=abacus is not one of"),
     ("--steps=ten", "invalid int value"),
     ("--no_such_flag=1", "unrecognized arguments"),
+    ("--progress=false", "unrecognized arguments: --progress=false"),  # not --progressive_steps
+    ("--d_extra_convs=-1", "--d_extra_convs=-1 must be 0 (off) or positive"),
+    ("--d_extra_convs=1 --progressive_steps=10", "does not combine with --progressive_steps"),
+    ("--d_extra_convs=1 --model=mlp", "--d_extra_convs deepens the DCGAN's D; --model=mlp has no convs"),
   ],
 )
 def test_bad_flag_values(tiny_config, capsys, flag, fragment):
-  assert_one_line_error(capsys, dcgan.main(tiny_flags(tiny_config) + [flag]), fragment)
+  assert_one_line_error(capsys, dcgan.main(tiny_flags(tiny_config) + flag.split()), fragment)
 
 
 def test_a_negative_number_of_data_workers_is_a_one_line_error(tiny_config, capsys):

@@ -67,6 +67,7 @@ NON_NEGATIVE = (
   "num_classes",
   "image_size",
   "progressive_steps",
+  "d_extra_convs",
 )
 
 # Text that does not parse as the field's type.
@@ -179,6 +180,7 @@ def valid_values(mnist_dir, workdir):
     "num_classes": st.sampled_from([0, 10]),
     "d_conditioning": st.sampled_from(gan_config.CONDITIONINGS),
     "progressive_steps": st.sampled_from([0, 50]),
+    "d_extra_convs": st.sampled_from([0, 1]),
   }
 
 
@@ -199,6 +201,8 @@ def consistent(values: dict) -> dict:
     v["progressive_steps"] = 0
   if v["replay_size"]:
     v["num_classes"] = 0
+  if v["model"] != "dcgan" or v["progressive_steps"]:
+    v["d_extra_convs"] = 0
   return v
 
 

@@ -51,6 +51,18 @@ def test_d_width_sets_the_discriminator_channels_alone():
   assert d_shapes["Conv_1"]["kernel"] == (5, 5, 24, 48)
 
 
+def test_d_extra_convs_halve_to_4x4_and_double_the_channels():
+  config = Config.from_flags(width=8, d_extra_convs=1, d_batchnorm=True)
+  _, discriminator = build_gan(config, image_shape=(28, 28, 1), axis_name=None)
+  d_vars = discriminator.init(jax.random.key(0), jnp.zeros((2, 28, 28, 1)), train=False)
+  d_shapes = jax.tree.map(jnp.shape, d_vars["params"])
+  assert [d_shapes[f"Conv_{i}"]["kernel"] for i in range(3)] == [(5, 5, 1, 8), (5, 5, 8, 16), (5, 5, 16, 32)]
+  assert d_shapes["Dense_0"]["kernel"] == (4 * 4 * 32, 1)  # 28 -> 14 -> 7 -> 4 pixels
+  assert sorted(k for k in d_shapes if k.startswith("BatchNorm")) == ["BatchNorm_0", "BatchNorm_1"]
+  logits = discriminator.apply(d_vars, jnp.zeros((2, 28, 28, 1)), train=False)
+  chex.assert_shape(logits, (2,))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("size, start", [(32, 4), (64, 4)])
 def test_larger_dcgan_starts_at_4x4x8w_and_halves_channels(size, start):

@@ -68,7 +68,7 @@ def build_gan(config: Config, image_shape: tuple[int, int, int], axis_name: str 
 
     backend = resolve_backend(config.family.conv_backend)
     g = dcgan.Generator(channels=image_shape[-1], image_size=image_shape[0], conv_backend=backend, **g_options)
-    return g, dcgan.Discriminator(conv_backend=backend, **d_options)
+    return g, dcgan.Discriminator(conv_backend=backend, extra_convs=config.family.d_extra_convs, **d_options)
   if config.model == "mlp":
     return mlp.Generator(image_shape=tuple(image_shape), **g_options), mlp.Discriminator(**d_options)
   raise ValueError(f"unknown model {config.model}")

@@ -9,8 +9,10 @@ Larger images (32x32 CIFAR-10, 64x64 CelebA, ...): G starts at 4x4x8w and double
 while halving the channels; D halves the size with stride-2 convs w, 2w, 4w, ... to 4x4.
 
 Options: BatchNorm off in G (`batchnorm=False`), on in D (Radford et al. put it on every D
-layer but the first), spectral normalisation of every D layer (Miyato et al. 2018), and
-class conditioning (`num_classes`; D by concatenation or projection).
+layer but the first), a deeper D (`extra_convs` more stride-2 convs, each doubling the
+channels: 28 -> 14 -> 7 -> 4 pixels with one; Radford et al.'s D has four convs), spectral
+normalisation of every D layer (Miyato et al. 2018), and class conditioning (`num_classes`;
+D by concatenation or projection).
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class Discriminator(nn.Module):
   conditioning: str = "concat"  # one-hot label maps as input channels, or "projection"
   axis_name: str | None = None  # for dropout masks by global example and BatchNorm statistics
   conv_backend: str = "xla"  # or "onednn": who computes the convolutions (ganjax.kernels.onednn)
+  extra_convs: int = 0  # stride-2 convs after the image size's own, each doubling the channels
 
   @nn.compact
   def __call__(
@@ -151,7 +154,10 @@ class Discriminator(nn.Module):
     kinit = INITIALIZERS[self.init_scheme]
     if self.num_classes and self.conditioning == "concat":
       x = label_channels(x, labels, self.num_classes)
+    if stage is not None and self.extra_convs:
+      raise ValueError("progressive growing has a fixed three-stage D: extra_convs must be 0")
     channels = downsampling_channels(28 if stage is not None else x.shape[1], self.width)
+    channels += tuple(channels[-1] * 2 ** (i + 1) for i in range(self.extra_convs))
 
     def block(i, h):
       normalised = self.batchnorm and i > 0

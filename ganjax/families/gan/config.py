@@ -25,6 +25,8 @@ class GANConfig(PlayersConfig):
   # Networks
   latent_dim: int = 100  # size of G's noise vector
   d_width: int = 0  # D's base channels when they differ from G's; 0: --width for both
+  # A deeper DCGAN D: the tutorial's has two stride-2 convs for 28 pixels, Radford et al.'s four.
+  d_extra_convs: int = 0  # stride-2 5x5 convs D adds after its own, each doubling the channels
   leak: float = 0.2  # LeakyReLU's negative slope
   dropout: float = 0.3  # in D, after each LeakyReLU; 0: off
   init: str = "dcgan"  # glorot | dcgan (N(0, 0.02)) | he | lecun
@@ -125,6 +127,7 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
     "top_k_steps",
     "replay_size",
     "d_width",
+    "d_extra_convs",
     "num_classes",
     "progressive_steps",
   )
@@ -156,6 +159,10 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
     _validate_onednn(config)
   if gan.progressive_steps and config.model != "dcgan":
     raise UsageError("--progressive_steps grows the DCGAN (7 -> 14 -> 28 pixels); use it with --model=dcgan.")
+  if gan.d_extra_convs and config.model != "dcgan":
+    raise UsageError(f"--d_extra_convs deepens the DCGAN's D; --model={config.model} has no convs.")
+  if gan.d_extra_convs and gan.progressive_steps:
+    raise UsageError("--d_extra_convs does not combine with --progressive_steps, whose D grows in three fixed stages.")
   if gan.progressive_steps and gan.replay_size:
     raise UsageError("--replay_size does not combine with --progressive_steps: past fakes have another resolution.")
   if gan.replay_size and gan.num_classes:
