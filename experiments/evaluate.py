@@ -99,6 +99,8 @@ def main(argv=None) -> None:
       args.workdir, args.step, args.generator, args.ema_bn_stats, args.truncation, d_filter=args.d_filter
     )
     dataset, step = generator.config.dataset, generator.step
+    if args.by_class and dataset != "mnist":  # the classifier's 10 outputs are digits, not its classes
+      raise UsageError(f"--by_class splits samples by MNIST's digits; this run trained on --dataset={dataset}.")
     stats = f", {generator.config.family.ema_bn_stats} BatchNorm statistics" if generator.weights == "ema" else ""
     truncation = generator.config.family.truncation
     stats += f", noise truncated to ±{truncation:g}" if truncation else ""

@@ -184,14 +184,22 @@ def test_dataset_of_another_image_size(tiny_config, capsys):
 
 
 @pytest.mark.slow
-def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path):
+def test_fashion_mnist_trains_through_the_same_code(tiny_config, tmp_path, capsys):
   import tensorflow_datasets as tfds
 
+  from experiments import evaluate
+  from ganjax import cli
   from ganjax.train.loop import train_and_evaluate
 
   with tfds.testing.mock_data(num_examples=64):
     state = train_and_evaluate(tiny_config.replace(dataset="fashion_mnist", steps=2, data_dir=str(tmp_path / "mock")))
   assert int(state.step) == 2
+  # Its samples have no digits for the MNIST classifier to split them by.
+  capsys.readouterr()  # the training's own lines
+  assert cli.run(evaluate.main, [f"--workdir={tiny_config.workdir}", "--by_class"]) == 2
+  assert capsys.readouterr().err.strip() == (
+    "error: --by_class splits samples by MNIST's digits; this run trained on --dataset=fashion_mnist."
+  )
 
 
 @pytest.mark.slow
