@@ -353,8 +353,9 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
   changed = {k: (v, default[k]) for k, v in tutorial.items() if default[k] != v}
   assert changed == {
     "width": (64, 32),
-    "steps": (4000, 13000),
+    "steps": (4000, 9500),
     "d_batchnorm": (False, True),
+    "d_extra_convs": (0, 1),
     "lr": (2e-4, 1e-3),
     "b1": (0.5, 0.0),
     "dropout": (0.3, 0.0),
@@ -363,7 +364,7 @@ def test_the_default_is_the_tutorial_dcgan_with_the_screened_changes():
     "ema_decay": (0.0, 0.999),
     "ema_warmup": (False, True),
     "ema_bn_stats": ("g", "standing"),
-    "eval_every": (1000, 2600),
+    "eval_every": (1000, 1900),
     "conv_backend": ("xla", "auto"),
   }
   # Still a DCGAN: all-convolutional G and D, BatchNorm in G, the same loss and batch.
@@ -430,8 +431,9 @@ def test_the_cgan_is_the_measured_dcgan_with_labels_and_its_old_default_a_preset
     "ema_decay": (0.999, 0.99),
     "ema_bn_stats": ("standing", "g"),
     "d_batchnorm": (True, False),
-    "steps": (13000, 12000),
-    "eval_every": (2600, 2000),
+    "d_extra_convs": (1, 0),
+    "steps": (9500, 12000),
+    "eval_every": (1900, 2000),
   }
   assert [default[k] for k in ("width", "steps", "lr", "dropout", "ema_decay")] == [32, 12000, 5e-4, 0.0, 0.99]
   # The earlier default: the tutorial's nets and settings with labels, for 8,000 steps.
