@@ -19,8 +19,8 @@
 # of our own. Then a checkpoint saved and restored, and the same run through the command line.
 #
 # **Settings.** `QUICK = True` trains 300 steps (about a minute on a 2-core CPU): blurry
-# digit shapes. `QUICK = False` trains the default's 12,000 steps (about 10 minutes there),
-# which the README's grid and fid_mnist 30.0 ± 1.2 (3 seeds) come from.
+# digit shapes. `QUICK = False` trains the default's 9,500 steps (about 11 minutes there, by
+# its step cost), the run the README's grid and fid_mnist 4.6 ± 0.2 (3 seeds) come from.
 
 # %% tags=["parameters"]
 QUICK = True
@@ -155,5 +155,5 @@ assert dcgan.main(flags) == 0
 # %% [markdown]
 # At the end of this chapter you have `runs/tutorial/dcgan_early.png` and
 # `dcgan_final.png` (after 100 and 300 steps in the quick setting: noise turning into
-# stroke-like blobs; after 12,000 steps in the full one: the README's digits), a checkpoint
+# stroke-like blobs; after 9,500 steps in the full one: the README's digits), a checkpoint
 # that restores bitwise, and a command-line run in `runs/tutorial/dcgan_cli`.
