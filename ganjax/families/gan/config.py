@@ -162,7 +162,10 @@ def _validate_tricks(config: Config, gan: GANConfig) -> None:
   if gan.d_extra_convs and config.model != "dcgan":
     raise UsageError(f"--d_extra_convs deepens the DCGAN's D; --model={config.model} has no convs.")
   if gan.d_extra_convs and gan.progressive_steps:
-    raise UsageError("--d_extra_convs does not combine with --progressive_steps, whose D grows in three fixed stages.")
+    raise UsageError(
+      f"--d_extra_convs={gan.d_extra_convs} does not combine with --progressive_steps, whose D grows in three "
+      "fixed stages: add --d_extra_convs=0 (the default DCGAN has one extra conv)."
+    )
   if gan.progressive_steps and gan.replay_size:
     raise UsageError("--replay_size does not combine with --progressive_steps: past fakes have another resolution.")
   if gan.replay_size and gan.num_classes:
