@@ -56,11 +56,11 @@ def upsampling_plan(image_size: int, width: int) -> tuple[int, int, tuple[tuple[
   return 4, channels[0], tuple((c, 2) for c in channels[1:])
 
 
-def downsampling_channels(image_size: int, width: int) -> tuple[int, ...]:
-  """D's stride-2 convs: w, 2w for 28x28 (the tutorial); w, 2w, 4w, ... down to 4x4 otherwise."""
-  if image_size == 28:
-    return (width, 2 * width)
-  return tuple(width * 2**i for i in range(int(np.log2(image_size // 4))))
+def downsampling_channels(image_size: int, width: int, extra_convs: int = 0) -> tuple[int, ...]:
+  """D's stride-2 convs: w, 2w for 28x28 (the tutorial); w, 2w, 4w, ... down to 4x4 otherwise;
+  then `extra_convs` more, each doubling the channels again."""
+  convs = 2 if image_size == 28 else int(np.log2(image_size // 4))
+  return tuple(width * 2**i for i in range(convs + extra_convs))
 
 
 class Generator(nn.Module):
@@ -156,8 +156,7 @@ class Discriminator(nn.Module):
       x = label_channels(x, labels, self.num_classes)
     if stage is not None and self.extra_convs:
       raise ValueError("progressive growing has a fixed three-stage D: extra_convs must be 0")
-    channels = downsampling_channels(28 if stage is not None else x.shape[1], self.width)
-    channels += tuple(channels[-1] * 2 ** (i + 1) for i in range(self.extra_convs))
+    channels = downsampling_channels(28 if stage is not None else x.shape[1], self.width, self.extra_convs)
 
     def block(i, h):
       normalised = self.batchnorm and i > 0
