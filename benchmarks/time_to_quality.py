@@ -258,6 +258,19 @@ def write_report(curves: dict[str, list[dict]], check: dict, start_s: float, end
     f.write("\n".join(lines) + "\n")
 
 
+def save_record(path: str, curves: dict[str, list[dict]], end_s: float, machine: str) -> None:
+  """The runs' points (scored or not yet) and the time axis: what --rescore starts from."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump({"machine": machine, "end_seconds": end_s, "curves": curves}, f, indent=2)
+
+
+def load_record(path: str) -> tuple[dict[str, list[dict]], float, str]:
+  with open(path) as f:
+    record = json.load(f)
+  return record["curves"], record["end_seconds"], record["machine"]
+
+
 def cpu_name() -> str:
   try:
     with open("/proc/cpuinfo") as f:
@@ -269,9 +282,7 @@ def cpu_name() -> str:
 def main(argv=None) -> None:
   args = parse(argv)
   if args.rescore:
-    with open(args.rescore) as f:
-      report = json.load(f)
-    curves, end_s, machine = report["curves"], report["end_seconds"], report["machine"]
+    curves, end_s, machine = load_record(args.rescore)
     score(curves, args.samples, args.ema_bn_stats)
     check = goal_check(curves, args.from_seconds, end_s) if "ganjax" in curves else {"end_ratio": None}
     write_report(curves, check, args.from_seconds, end_s, args.report, machine)
@@ -295,8 +306,11 @@ def main(argv=None) -> None:
       curves[peer] = [r for r in rows if not r["file"].endswith("_trainbn.npz")]
       if peer == "pytorch":
         curves["pytorch_trainbn"] = [r for r in rows if r["file"].endswith("_trainbn.npz")]
-  score(curves, args.samples)
   machine = f"{cpu_name()}, {os.cpu_count()} cores, {datetime.date.today()}"
+  # The training record first: scoring takes many minutes on a small CPU, and should it be cut
+  # short, --rescore on this file scores the same runs without training them again.
+  save_record(f"{args.report}.json", curves, end_s, machine)
+  score(curves, args.samples)
   check = goal_check(curves, args.from_seconds, end_s) if "ganjax" in curves else {"end_ratio": None}
   check.setdefault("lowest_throughout", None)
   write_report(curves, check, args.from_seconds, end_s, args.report, machine)

@@ -50,3 +50,22 @@ def test_report_files(tmp_path):
   assert (tmp_path / "r.png").stat().st_size > 1000
   table = (tmp_path / "r.md").read_text()
   assert "| 200 | 20.0 | 90.0 |" in table and "4.50x" in table
+
+
+def test_rescore_starts_from_the_record_written_before_scoring(tmp_path, monkeypatch):
+  # The record main() saves between training and scoring: points without figures yet.
+  unscored = {"ganjax": [{"seconds": 100, "step": 500}, {"seconds": 200, "step": 1000}], "tf": [{"seconds": 150}]}
+  time_to_quality.save_record(str(tmp_path / "record.json"), unscored, 200.0, "test machine")
+
+  def fake_score(curves, samples, ema_bn_stats=""):  # the real one loads checkpoints
+    for rows in curves.values():
+      for row in rows:
+        row.update(fid_mnist=10000.0 / row["seconds"], precision_mnist=0.5, recall_mnist=0.5)
+
+  monkeypatch.setattr(time_to_quality, "score", fake_score)
+  report = tmp_path / "report"
+  time_to_quality.main([f"--rescore={tmp_path / 'record.json'}", f"--report={report}", "--from_seconds=100"])
+  curves, end_s, machine = time_to_quality.load_record(f"{report}.json")
+  assert (end_s, machine) == (200.0, "test machine")
+  assert [row["fid_mnist"] for row in curves["ganjax"]] == [100.0, 50.0]
+  assert "| 200 | 50.0 | 66.7 |" in (tmp_path / "report.md").read_text()
