@@ -1,6 +1,6 @@
 """Time to quality: fid_mnist against wall-clock seconds for ganjax and the two DCGAN peers.
 
-    python benchmarks/time_to_quality.py                      # about 45 minutes on the 2-core CPU
+    python benchmarks/time_to_quality.py                      # 1-2.5 h on a 2-core CPU
     python benchmarks/time_to_quality.py --only=ganjax,pytorch --seconds=300
     python benchmarks/time_to_quality.py --rescore=runs/time_to_quality/report.json --ema_bn_stats=standing
 
