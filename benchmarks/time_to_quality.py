@@ -108,6 +108,7 @@ def launch(command: list[str], log_path: pathlib.Path, deadline_s: float | None,
     def read():
       for line in process.stdout:
         log.write(line)
+        log.flush()  # a peer prints once an epoch (minutes apart): its log shows each line at once
         if on_line:
           on_line(line, time.time() - start)
 

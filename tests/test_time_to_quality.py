@@ -69,3 +69,11 @@ def test_rescore_starts_from_the_record_written_before_scoring(tmp_path, monkeyp
   assert (end_s, machine) == (200.0, "test machine")
   assert [row["fid_mnist"] for row in curves["ganjax"]] == [100.0, 50.0]
   assert "| 200 | 50.0 | 66.7 |" in (tmp_path / "report.md").read_text()
+
+
+def test_launch_writes_each_line_to_the_log_as_it_arrives(tmp_path):
+  log = tmp_path / "peer.log"
+  seen = []
+  program = "print('epoch 1 wall_s 3'); print('epoch 2 wall_s 6')"
+  time_to_quality.launch([sys.executable, "-c", program], log, None, lambda line, s: seen.append(log.read_text()))
+  assert seen == ["epoch 1 wall_s 3\n", "epoch 1 wall_s 3\nepoch 2 wall_s 6\n"]
