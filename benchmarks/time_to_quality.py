@@ -221,9 +221,7 @@ def write_report(curves: dict[str, list[dict]], check: dict, start_s: float, end
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(f"{path}.json", "w") as f:
-    json.dump({"machine": machine, "end_seconds": end_s, "goal": check, "curves": curves}, f, indent=2)
+  save_record(f"{path}.json", curves, end_s, machine, goal=check)
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for name, rows in curves.items():
     rows = sorted(rows, key=lambda r: r["seconds"])
@@ -259,11 +257,13 @@ def write_report(curves: dict[str, list[dict]], check: dict, start_s: float, end
     f.write("\n".join(lines) + "\n")
 
 
-def save_record(path: str, curves: dict[str, list[dict]], end_s: float, machine: str) -> None:
-  """The runs' points (scored or not yet) and the time axis: what --rescore starts from."""
+def save_record(path: str, curves: dict[str, list[dict]], end_s: float, machine: str, goal: dict | None = None):
+  """The runs' points (scored or not yet), the time axis and, once scored, the goal check:
+  what --rescore starts from."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  record = {"machine": machine, "end_seconds": end_s, **({"goal": goal} if goal is not None else {}), "curves": curves}
   with open(path, "w") as f:
-    json.dump({"machine": machine, "end_seconds": end_s, "curves": curves}, f, indent=2)
+    json.dump(record, f, indent=2)
 
 
 def load_record(path: str) -> tuple[dict[str, list[dict]], float, str]:
