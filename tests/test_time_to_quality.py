@@ -52,16 +52,16 @@ def test_report_files(tmp_path):
   assert "| 200 | 20.0 | 90.0 |" in table and "4.50x" in table
 
 
+def fake_score(curves, samples, ema_bn_stats=""):  # the real one loads checkpoints
+  for rows in curves.values():
+    for row in rows:
+      row.update(fid_mnist=10000.0 / row["seconds"], precision_mnist=0.5, recall_mnist=0.5)
+
+
 def test_rescore_starts_from_the_record_written_before_scoring(tmp_path, monkeypatch):
   # The record main() saves between training and scoring: points without figures yet.
   unscored = {"ganjax": [{"seconds": 100, "step": 500}, {"seconds": 200, "step": 1000}], "tf": [{"seconds": 150}]}
   time_to_quality.save_record(str(tmp_path / "record.json"), unscored, 200.0, "test machine")
-
-  def fake_score(curves, samples, ema_bn_stats=""):  # the real one loads checkpoints
-    for rows in curves.values():
-      for row in rows:
-        row.update(fid_mnist=10000.0 / row["seconds"], precision_mnist=0.5, recall_mnist=0.5)
-
   monkeypatch.setattr(time_to_quality, "score", fake_score)
   report = tmp_path / "report"
   time_to_quality.main([f"--rescore={tmp_path / 'record.json'}", f"--report={report}", "--from_seconds=100"])
@@ -69,6 +69,15 @@ def test_rescore_starts_from_the_record_written_before_scoring(tmp_path, monkeyp
   assert (end_s, machine) == (200.0, "test machine")
   assert [row["fid_mnist"] for row in curves["ganjax"]] == [100.0, 50.0]
   assert "| 200 | 50.0 | 66.7 |" in (tmp_path / "report.md").read_text()
+
+
+def test_a_peers_only_record_is_reported_without_a_goal(tmp_path, monkeypatch):
+  # --only=tf --seconds=N trains no ganjax default, so there is no goal to check.
+  time_to_quality.save_record(str(tmp_path / "record.json"), {"tf": [{"seconds": 150}]}, 200.0, "test machine")
+  monkeypatch.setattr(time_to_quality, "score", fake_score)
+  time_to_quality.main([f"--rescore={tmp_path / 'record.json'}", f"--report={tmp_path / 'report'}"])
+  table = (tmp_path / "report.md").read_text()
+  assert "| 180 | 66.7 |" in table and "not checked (no ganjax default in this run)" in table
 
 
 def test_launch_writes_each_line_to_the_log_as_it_arrives(tmp_path):
