@@ -19,7 +19,18 @@ from ganjax.sweep import BASELINE, Run, read_record
 
 # First in the tables when present, in this order; any other float a run reports follows.
 LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
-SKIPPED = ("seconds", "num_samples", "num_reference", "truncation")  # bookkeeping and settings, not quality
+# Bookkeeping and the evaluation's settings, not quality: the same in every run of a sweep.
+SKIPPED = (
+  "seconds",
+  "num_samples",
+  "num_reference",
+  "truncation",
+  "d_filter",
+  "pr_k",
+  "kid_subsets",
+  "kid_subset_size",
+  "step",
+)
 CURVE_METRIC = "fid_mnist"
 
 
