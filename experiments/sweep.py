@@ -8,6 +8,8 @@
         --shard=0/4                                  # runs 0, 4, 8, ...: one shard per machine
     python -m experiments.sweep dcgan --seeds=3 --set ema_decay=0,0.999 --workdir=runs/sweep_x \
         --report_only                                # the tables of what has finished
+    python -m experiments.sweep dcgan --seeds=3 --set ema_decay=0,0.999 --workdir=runs/sweep_x \
+        --report_only --export=docs/sweeps/sweep_x   # the evidence to commit, without checkpoints
 
 `--set NAME=V` fixes a flag for every run; `--set NAME=V1,V2` makes it an axis of a grid.
 `--ablate NAME=V` adds one configuration that changes NAME alone from the baseline (the
@@ -19,7 +21,9 @@ metric, and the final fid_mnist per configuration beside fid_mnist against step.
 
 Every configuration's flags are checked before anything trains. On a cluster, start one
 shard per machine with your own launcher (a SLURM job array: `--shard=$SLURM_ARRAY_TASK_ID/N`)
-and run `--report_only` once they are done; see docs/sweeps.md.
+and run `--report_only` once they are done. `--export=DIR` copies the tables and each finished
+run's scores and records (no checkpoints) to DIR, to commit, or to copy into a --workdir on
+another machine, where those runs count as finished; see docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ def parse(argv):
   parser.add_argument("--final_samples", type=int, default=10_000, help="samples for a GAN run's final score")
   parser.add_argument("--report_only", action="store_true", help="write the tables of the finished runs; train nothing")
   parser.add_argument("--dry_run", action="store_true", help="list the runs (checked) and stop")
+  parser.add_argument(
+    "--export",
+    default="",
+    metavar="DIR",
+    help="then copy the tables and each finished run's scores and records (no checkpoints) to DIR",
+  )
   args = parser.parse_args(argv)
   if args.seeds <= 0:
     raise UsageError(f"--seeds={args.seeds} must be a positive integer.")
@@ -126,6 +136,9 @@ def main(argv=None) -> None:
   paths = sweep_report.write_all(results, args.workdir, command)
   finished = sum(len(r.scores) for r in results)
   print(f"{finished} of {len(runs)} runs finished; wrote {', '.join(paths)}.")
+  if args.export:
+    copied = sweep.export(runs, configs, args.workdir, args.export)
+    print(f"Copied the tables and {copied} finished run(s)' scores and records to {args.export}.")
   if failures:
     raise UsageError(
       f"{len(failures)} run(s) failed: {'; '.join(failures)}. Fix the cause and run the same "

@@ -16,6 +16,7 @@ import importlib
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -193,6 +194,32 @@ def write_record(run: Run, record: dict) -> None:
   with open(f"{path}.tmp", "w") as f:
     json.dump(record, f, indent=2, sort_keys=True)
   os.replace(f"{path}.tmp", path)
+
+
+# What a finished run keeps once its checkpoints are gone: its scores, its in-training
+# evaluations, the sweep's record of it and its flags. A few kilobytes a run.
+RUN_EVIDENCE = (FINAL_EVAL, RESULTS, "eval.jsonl", RUN_RECORD, "config.json")
+TABLES = tuple(f"results.{ext}" for ext in ("md", "csv", "json", "png"))
+
+
+def export(runs: list[Run], configs: Mapping[Run, Config], workdir: str, out: str) -> int:
+  """Copies each finished run's evidence (RUN_EVIDENCE) and the sweep's tables from `workdir`
+  into `out`, in the same tree: `out` committed keeps the evidence once the machine is gone, and
+  copied into a --workdir elsewhere its runs count as finished there. Returns the runs copied."""
+  copied = 0
+  for run in runs:
+    if not is_finished(run, configs[run]):
+      continue
+    dest = os.path.join(out, os.path.relpath(run.workdir, workdir))
+    os.makedirs(dest, exist_ok=True)
+    for name in RUN_EVIDENCE:
+      if os.path.exists(os.path.join(run.workdir, name)):
+        shutil.copy2(os.path.join(run.workdir, name), dest)
+    copied += 1
+  for name in TABLES:
+    if os.path.exists(os.path.join(workdir, name)):
+      shutil.copy2(os.path.join(workdir, name), out)
+  return copied
 
 
 def call(argv: list[str], running: list[subprocess.Popen]) -> int:

@@ -195,6 +195,37 @@ def test_a_run_copied_in_without_a_train_time_is_tabulated(tmp_path):
   assert "| 1.500 ± 0.000 (1.500) |" in table  # 90 s of the run that has its own record
 
 
+def test_export_keeps_the_evidence_without_checkpoints_and_counts_as_finished_elsewhere(tmp_path, capsys):
+  workdir, out = tmp_path / "sweep", tmp_path / "docs" / "sweep"
+  argv = ["dcgan", "--seeds=2", "--ablate", "ema_decay=0", "--report_only"]
+  runs = sweep.expand([], [("ema_decay", ["0"])], [0, 1], str(workdir))
+  for i, run in enumerate(runs[:3]):  # ema_decay=0 seed 1 never finished
+    os.makedirs(os.path.join(run.workdir, "checkpoints", "100"))
+    with open(os.path.join(run.workdir, sweep.FINAL_EVAL), "w") as f:
+      json.dump({"fid_mnist": 10.0 + i, "step": 100, "pr_k": 3}, f)
+    with open(os.path.join(run.workdir, "eval.jsonl"), "w") as f:
+      f.write(json.dumps({"step": 100, "fid_mnist": 20.0 + i}) + "\n")
+    sweep.write_record(run, {"train_seconds": 60.0})
+  sweep_command.main(argv + [f"--workdir={workdir}", f"--export={out}"])
+  assert "Copied the tables and 3 finished run(s)' scores and records" in capsys.readouterr().out
+  assert sorted(os.listdir(out / "baseline" / "seed1")) == ["eval.jsonl", "final_eval.json", "sweep_run.json"]
+  assert not (out / "ema_decay=0" / "seed1").exists()
+  # Copied into another --workdir, the runs are finished there and tabulate the same.
+  sweep_command.main(argv + [f"--workdir={out}"])
+  tables = [json.loads((d / "results.json").read_text())["configurations"] for d in (workdir, out)]
+  assert tables[0] == tables[1] and tables[0][0]["metrics"]["fid_mnist"]["per_seed"] == {"0": 10.0, "1": 11.0}
+  assert list(tables[0][0]["metrics"]) == ["fid_mnist"]  # the final step and pr_k are settings
+  moved = sweep.expand([], [("ema_decay", ["0"])], [0, 1], str(out))
+  configs = sweep.check_runs(dcgan_defaults(), moved)
+  assert [sweep.is_finished(run, configs[run]) for run in moved] == [True, True, True, False]
+
+
+def dcgan_defaults():
+  from experiments import dcgan
+
+  return dcgan.DEFAULTS
+
+
 @pytest.mark.slow
 def test_a_failed_run_is_reported_and_the_sweep_goes_on(mnist_dir, tmp_path, capfd):
   workdir = tmp_path / "sweep"
