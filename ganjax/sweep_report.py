@@ -194,18 +194,21 @@ def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> 
   import matplotlib.pyplot as plt
 
   fig, (final_ax, curve_ax) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.45 * len(done) + 1.5)))
+  # Ten colours cycle, so an ablation of more rows would draw two of them alike: take twenty.
+  palette = plt.get_cmap("tab10" if len(done) <= 10 else "tab20").colors
   for i, r in enumerate(done):
+    color = palette[i % len(palette)]
     values = r.values(metric)
     mean, std = mean_std(values)
-    final_ax.errorbar([mean], [i], xerr=[std], fmt="o", color=f"C{i % 10}", capsize=4)
-    final_ax.scatter(values, [i] * len(values), s=14, color=f"C{i % 10}", alpha=0.5)
+    final_ax.errorbar([mean], [i], xerr=[std], fmt="o", color=color, capsize=4)
+    final_ax.scatter(values, [i] * len(values), s=14, color=color, alpha=0.5)
     steps = sorted({row["step"] for rows in r.curves.values() for row in rows if metric in row})
     if steps:
       means = [
         np.mean([row[metric] for rows in r.curves.values() for row in rows if row["step"] == step and metric in row])
         for step in steps
       ]
-      curve_ax.plot(steps, means, "o-", color=f"C{i % 10}", label=r.name)
+      curve_ax.plot(steps, means, "o-", color=color, label=r.name)
   final_ax.set_yticks(range(len(done)), [r.name for r in done], fontsize=8)
   final_ax.invert_yaxis()
   final_ax.set_xlabel(f"final {metric} (mean ± std over seeds; dots: seeds)")
