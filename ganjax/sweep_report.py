@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from ganjax import jsonl
-from ganjax.sweep import BASELINE, Run, read_record
+from ganjax.sweep import BASELINE, TABLES, Run, read_record
 
 # First in the tables when present, in this order; any other float a run reports follows.
 LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
@@ -228,7 +228,7 @@ def plot(results: list[ConfigResult], path: str, metric: str = CURVE_METRIC) -> 
 def write_all(results: list[ConfigResult], workdir: str, command: str = "") -> list[str]:
   """results.md, results.csv, results.json and results.png in the sweep's workdir; their paths."""
   os.makedirs(workdir, exist_ok=True)
-  paths = [os.path.join(workdir, f"results.{ext}") for ext in ("md", "csv", "json", "png")]
+  paths = [os.path.join(workdir, name) for name in TABLES]  # md, csv, json, png
   with open(paths[0], "w") as f:
     f.write(markdown(results, command))
   write_csv(results, paths[1])
