@@ -13,6 +13,7 @@ import json
 import os
 
 import numpy as np
+from scipy import stats
 
 from ganjax import jsonl
 from ganjax.sweep import BASELINE, TABLES, Run, read_record
@@ -101,11 +102,34 @@ def paired_deltas(result: ConfigResult, baseline: ConfigResult, metric: str) -> 
   ]
 
 
+def paired_interval(deltas: list[float], level: float = 0.95) -> tuple[float, float] | None:
+  """The Student-t interval of the mean paired difference: mean ± t(level, n - 1) · std / √n,
+  or None under two seeds. With 3 seeds t is 4.30, so the interval is wide: a change must move
+  every seed by about the same amount before its interval leaves zero."""
+  if len(deltas) < 2:
+    return None
+  mean, std = mean_std(deltas)
+  half = float(stats.t.ppf(0.5 + level / 2, len(deltas) - 1)) * std / np.sqrt(len(deltas))
+  return mean - half, mean + half
+
+
+def _digits(mean: float) -> int:
+  return 3 if abs(mean) < 10 else 1
+
+
+def _interval_cell(deltas: list[float]) -> str:
+  interval = paired_interval(deltas)
+  if interval is None:
+    return "-"
+  digits = _digits(float(np.mean(deltas)))
+  return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
 def _cell(values: list[float]) -> str:
   if not values:
     return "-"
   mean, std = mean_std(values)
-  digits = 3 if abs(mean) < 10 else 1
+  digits = _digits(mean)
   each = ", ".join(f"{v:.{digits}f}" for v in values)
   return f"{mean:.{digits}f} ± {std:.{digits}f} ({each})"
 
@@ -135,7 +159,13 @@ def summary(results: list[ConfigResult]) -> dict:
       if baseline is not None and r is not baseline:
         deltas = paired_deltas(r, baseline, m)
         d_mean, d_std = mean_std(deltas)
-        entry["metrics"][m].update(delta_mean=d_mean, delta_std=d_std, delta_seeds=len(deltas))
+        interval = paired_interval(deltas)
+        entry["metrics"][m].update(
+          delta_mean=d_mean,
+          delta_std=d_std,
+          delta_seeds=len(deltas),
+          delta_ci95=None if interval is None else list(interval),
+        )
     configs.append(entry)
   return {"metrics": metrics, "configurations": configs}
 
@@ -145,13 +175,14 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
   baseline = next((r for r in results if r.name == BASELINE), None)
   head = ["configuration", "seeds done"] + metrics[:1]
   if baseline is not None and metrics:
-    head.append(f"Δ{metrics[0]} vs baseline (paired by seed)")
+    head += [f"Δ{metrics[0]} vs baseline (paired by seed)", f"95% interval of Δ{metrics[0]} (paired t)"]
   head += metrics[1:] + ["train min"]
   lines = []
   if command:
     lines += [f"Made by `{command}`.", ""]
   lines += [
-    "Each cell: mean ± std over seeds (sample std), then the per-seed values.",
+    "Each cell: mean ± std over seeds (sample std), then the per-seed values. The interval: the",
+    "mean paired difference ± t · std / √n (Student's t, n - 1 degrees of freedom; from 2 seeds).",
     "",
     "| " + " | ".join(head) + " |",
     "|" + "---|" * len(head),
@@ -161,7 +192,8 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
     if metrics:
       row.append(_cell(r.values(metrics[0])))
       if baseline is not None:
-        row.append("-" if r is baseline else _cell(paired_deltas(r, baseline, metrics[0])))
+        deltas = [] if r is baseline else paired_deltas(r, baseline, metrics[0])
+        row += ["-", "-"] if r is baseline else [_cell(deltas), _interval_cell(deltas)]
     row += [_cell(r.values(m)) for m in metrics[1:]]
     minutes = [t / 60 for s, t in sorted(r.train_seconds.items()) if s in r.scores]
     row.append(_cell(minutes))

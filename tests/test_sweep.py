@@ -195,6 +195,32 @@ def test_a_run_copied_in_without_a_train_time_is_tabulated(tmp_path):
   assert "| 1.500 ± 0.000 (1.500) |" in table  # 90 s of the run that has its own record
 
 
+def test_a_paired_difference_over_seeds_gets_its_student_t_interval(tmp_path):
+  """Three seeds whose paired differences are 1, 2 and 3: mean 2, std 1, and the 95% interval
+  2 ± t(0.975, 2) / √3 = 2 ± 2.484; one seed has no interval."""
+  from ganjax import sweep_report
+
+  runs = sweep.expand([], [("ema_decay", ["0"]), ("dropout", ["0.3"])], [0, 1, 2], str(tmp_path))
+  scores = {"baseline": [5.0, 6.0, 7.0], "ema_decay=0": [6.0, 8.0, 10.0], "dropout=0.3": [9.0, None, None]}
+  for run in runs:
+    value = scores[run.config_name][run.seed]
+    if value is not None:
+      os.makedirs(run.workdir)
+      with open(os.path.join(run.workdir, sweep.FINAL_EVAL), "w") as f:
+        json.dump({"fid_mnist": value}, f)
+  results = sweep_report.collect(runs, {run: os.path.join(run.workdir, sweep.FINAL_EVAL) for run in runs})
+  by_name = {c["name"]: c["metrics"]["fid_mnist"] for c in sweep_report.summary(results)["configurations"]}
+  low, high = by_name["ema_decay=0"]["delta_ci95"]
+  assert by_name["ema_decay=0"]["delta_mean"] == 2.0 and by_name["ema_decay=0"]["delta_std"] == 1.0
+  assert low == pytest.approx(2 - 2.4841, abs=1e-3) and high == pytest.approx(2 + 2.4841, abs=1e-3)
+  assert by_name["dropout=0.3"]["delta_ci95"] is None and "delta_ci95" not in by_name["baseline"]
+  table = sweep_report.markdown(results)
+  row = "| ema_decay=0 | 3/3 | 8.000 ± 2.000 (6.000, 8.000, 10.000) | 2.000 ± 1.000 (1.000, 2.000, 3.000) |"
+  assert f"{row} [-0.484, 4.484] |" in table
+  assert "| dropout=0.3 | 1/3 | 9.000 ± 0.000 (9.000) | 4.000 ± 0.000 (4.000) | - |" in table
+  assert "| baseline | 3/3 | 6.000 ± 1.000 (5.000, 6.000, 7.000) | - | - |" in table
+
+
 def test_export_keeps_the_evidence_without_checkpoints_and_counts_as_finished_elsewhere(tmp_path, capsys):
   workdir, out = tmp_path / "sweep", tmp_path / "docs" / "sweep"
   argv = ["dcgan", "--seeds=2", "--ablate", "ema_decay=0", "--report_only"]
