@@ -121,7 +121,7 @@ def _interval_cell(deltas: list[float]) -> str:
   interval = paired_interval(deltas)
   if interval is None:
     return "-"
-  digits = _digits(float(np.mean(deltas)))
+  digits = _digits((interval[0] + interval[1]) / 2)  # the mean, which the interval centres on
   return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
 
 
@@ -192,8 +192,11 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
     if metrics:
       row.append(_cell(r.values(metrics[0])))
       if baseline is not None:
-        deltas = [] if r is baseline else paired_deltas(r, baseline, metrics[0])
-        row += ["-", "-"] if r is baseline else [_cell(deltas), _interval_cell(deltas)]
+        if r is baseline:
+          row += ["-", "-"]
+        else:
+          deltas = paired_deltas(r, baseline, metrics[0])
+          row += [_cell(deltas), _interval_cell(deltas)]
     row += [_cell(r.values(m)) for m in metrics[1:]]
     minutes = [t / 60 for s, t in sorted(r.train_seconds.items()) if s in r.scores]
     row.append(_cell(minutes))
