@@ -30,7 +30,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import re
 import signal
 import subprocess
@@ -46,6 +45,8 @@ MNIST_IDX = ROOT / "ganjax" / "data" / "mnist"
 TORCH_PYTHON = HERE / ".torch-venv" / "bin" / "python"
 sys.path.insert(0, str(HERE))
 import speed_suite  # noqa: E402  (TensorBoard's scalar events)
+
+from ganjax import host  # noqa: E402  (no JAX: /proc/cpuinfo)
 
 CONTENDERS = ("ganjax", "tutorial", "tf", "pytorch")
 LABELS = {
@@ -277,14 +278,6 @@ def load_record(path: str) -> tuple[dict[str, list[dict]], float, str]:
   return record["curves"], record["end_seconds"], record["machine"]
 
 
-def cpu_name() -> str:
-  try:
-    with open("/proc/cpuinfo") as f:
-      return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    return platform.machine()
-
-
 def score_and_report(args, curves: dict[str, list[dict]], end_s: float, machine: str) -> None:
   """Scores every point of `curves`, checks the goal and writes <report>.{json,md,png}."""
   score(curves, args.samples, args.ema_bn_stats)
@@ -318,7 +311,7 @@ def main(argv=None) -> None:
       curves[peer] = [r for r in rows if not r["file"].endswith("_trainbn.npz")]
       if peer == "pytorch":
         curves["pytorch_trainbn"] = [r for r in rows if r["file"].endswith("_trainbn.npz")]
-  machine = f"{cpu_name()}, {os.cpu_count()} cores, {datetime.date.today()}"
+  machine = f"{host.cpu_name()}, {os.cpu_count()} cores, {datetime.date.today()}"
   # The training record first: scoring takes many minutes on a small CPU, and should it be cut
   # short, --rescore on this file scores the same runs without training them again.
   save_record(f"{args.report}.json", curves, end_s, machine)

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Mapping
 
+from ganjax import host
 from ganjax.config import Config
 from ganjax.errors import UsageError
 from ganjax.train import registry
@@ -29,7 +30,7 @@ from ganjax.train import registry
 BASELINE = "baseline"
 FINAL_EVAL = "final_eval.json"  # a GAN run's scores on --final_samples samples, written last
 RESULTS = "results.json"  # what the families scored once after training write themselves
-RUN_RECORD = "sweep_run.json"  # the sweep's own notes on a run: wall time, exit status
+RUN_RECORD = "sweep_run.json"  # the sweep's own notes on a run: wall time, the machines it trained on
 # Flags a sweep sets itself.
 RESERVED = {"seed": "--seeds", "workdir": "--workdir"}
 
@@ -252,6 +253,11 @@ def execute(
   """
   running = [] if running is None else running
   record = read_record(run)
+  # Every machine that trained a part of the run: a pair of runs from different ones differs
+  # in float rounding as well as in the change (sweep_report marks such pairs).
+  machine, hosts = host.fingerprint(config.accelerator), record.setdefault("hosts", [])
+  if machine not in hosts:
+    hosts.append(machine)
   start = time.perf_counter()
   status = call([sys.executable, "-m", f"experiments.{experiment}", *run.argv()], running)
   record["train_seconds"] = record.get("train_seconds", 0.0) + round(time.perf_counter() - start, 1)

@@ -45,6 +45,8 @@ class ConfigResult:
   scores: dict[int, dict[str, float]]  # seed -> metric -> value, finished seeds only
   train_seconds: dict[int, float]
   curves: dict[int, list[dict]]  # seed -> eval.jsonl rows
+  # seed -> the machines that trained it (sweep_run.json's "hosts"); absent in older records
+  hosts: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
   def values(self, metric: str) -> list[float]:
     return [self.scores[s][metric] for s in self.seeds if s in self.scores and metric in self.scores[s]]
@@ -74,6 +76,9 @@ def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
       seconds = record.get("train_seconds")
       is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
       result.train_seconds[run.seed] = float(seconds) if is_number else float("nan")
+      hosts = record.get("hosts")
+      if isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts):
+        result.hosts[run.seed] = tuple(hosts)
     rows = jsonl.read_rows(os.path.join(run.workdir, "eval.jsonl"))
     if rows:
       result.curves[run.seed] = rows
@@ -99,6 +104,21 @@ def paired_deltas(result: ConfigResult, baseline: ConfigResult, metric: str) -> 
     result.scores[s][metric] - baseline.scores[s][metric]
     for s in result.seeds
     if s in result.scores and s in baseline.scores and metric in result.scores[s] and metric in baseline.scores[s]
+  ]
+
+
+def cross_machine_seeds(result: ConfigResult, baseline: ConfigResult) -> list[int]:
+  """The paired seeds whose two runs did not train on one and the same machine, as far as the
+  records say (a run without a record of its machine counts as unknown, not as crossing):
+  their difference holds the machines' float rounding as well as the change."""
+  return [
+    s
+    for s in result.seeds
+    if s in result.scores
+    and s in baseline.scores
+    and s in result.hosts
+    and s in baseline.hosts
+    and not (len(result.hosts[s]) == 1 and result.hosts[s] == baseline.hosts[s])
   ]
 
 
@@ -146,8 +166,11 @@ def summary(results: list[ConfigResult]) -> dict:
       "seeds": r.seeds,
       "finished_seeds": sorted(r.scores),
       "train_seconds": {str(s): t for s, t in r.train_seconds.items()},
+      "hosts": {str(s): list(h) for s, h in sorted(r.hosts.items())},
       "metrics": {},
     }
+    if baseline is not None and r is not baseline:
+      entry["pairs_across_machines"] = cross_machine_seeds(r, baseline)
     for m in metrics:
       values = r.values(m)
       mean, std = mean_std(values)
@@ -184,6 +207,15 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
     "Each cell: mean ± std over seeds (sample std), then the per-seed values. The interval: the",
     "mean paired difference ± t · std / √n (Student's t, n - 1 degrees of freedom; from 2 seeds).",
     "",
+  ]
+  crossing = {r.name: cross_machine_seeds(r, baseline) for r in results if baseline is not None and r is not baseline}
+  if any(crossing.values()):
+    lines += [
+      'Δ cells that name seeds "across machines" pair runs that trained on different machines',
+      '(sweep_run.json, "hosts"): those differences hold the machines\' float rounding too.',
+      "",
+    ]
+  lines += [
     "| " + " | ".join(head) + " |",
     "|" + "---|" * len(head),
   ]
@@ -196,7 +228,11 @@ def markdown(results: list[ConfigResult], command: str = "") -> str:
           row += ["-", "-"]
         else:
           deltas = paired_deltas(r, baseline, metrics[0])
-          row += [_cell(deltas), _interval_cell(deltas)]
+          seeds = crossing[r.name]
+          across = (
+            f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} across machines)" if seeds else ""
+          )
+          row += [_cell(deltas) + across, _interval_cell(deltas)]
     row += [_cell(r.values(m)) for m in metrics[1:]]
     minutes = [t / 60 for s, t in sorted(r.train_seconds.items()) if s in r.scores]
     row.append(_cell(minutes))

@@ -2,6 +2,7 @@
 resume, and the tables of two tiny runs."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -154,6 +155,11 @@ def test_two_shards_train_score_and_tabulate_and_a_second_pass_skips_them(mnist_
   table = (workdir / "results.md").read_text()
   assert "| ema_decay=0.9 | 1/1 |" in table and "python -m experiments.sweep dcgan" in table
   assert (workdir / "results.png").stat().st_size > 1000
+  # Each run records the machine it trained on; both shards ran here, so no pair crosses.
+  from ganjax import host
+
+  assert summary["configurations"][1]["hosts"] == {"0": [host.fingerprint("cpu")]}
+  assert "across machines" not in table
 
 
 @pytest.mark.slow
@@ -219,6 +225,52 @@ def test_a_paired_difference_over_seeds_gets_its_student_t_interval(tmp_path):
   assert f"{row} [-0.484, 4.484] |" in table
   assert "| dropout=0.3 | 1/3 | 9.000 ± 0.000 (9.000) | 4.000 ± 0.000 (4.000) | - |" in table
   assert "| baseline | 3/3 | 6.000 ± 1.000 (5.000, 6.000, 7.000) | - | - |" in table
+
+
+def test_pairs_of_runs_from_different_machines_are_named_in_the_table(tmp_path):
+  """Float rounding differs between machines, so a Δ whose two runs trained on different ones
+  says so: seed 1 of the change trained on machine B against the baseline's A. A run with no
+  record of its machine (copied in from an older sweep) is unknown, not a crossing."""
+  from ganjax import sweep_report
+
+  runs = sweep.expand([], [("ema_decay", ["0"]), ("dropout", ["0.3"])], [0, 1, 2], str(tmp_path))
+  machines = {"baseline": ["A", "A", "A"], "ema_decay=0": ["A", "B", "A"], "dropout=0.3": ["A", None, "A"]}
+  for run in runs:
+    os.makedirs(run.workdir)
+    with open(os.path.join(run.workdir, sweep.FINAL_EVAL), "w") as f:
+      json.dump({"fid_mnist": 5.0 + run.seed}, f)
+    machine = machines[run.config_name][run.seed]
+    sweep.write_record(run, {"train_seconds": 60.0, **({"hosts": [machine]} if machine else {})})
+  results = sweep_report.collect(runs, {run: os.path.join(run.workdir, sweep.FINAL_EVAL) for run in runs})
+  by_name = {c["name"]: c for c in sweep_report.summary(results)["configurations"]}
+  assert by_name["ema_decay=0"]["pairs_across_machines"] == [1]
+  assert by_name["dropout=0.3"]["pairs_across_machines"] == [] and "pairs_across_machines" not in by_name["baseline"]
+  assert by_name["ema_decay=0"]["hosts"] == {"0": ["A"], "1": ["B"], "2": ["A"]}
+  table = sweep_report.markdown(results)
+  row = "| ema_decay=0 | 3/3 | 6.000 ± 1.000 (5.000, 6.000, 7.000) | 0.000 ± 0.000 (0.000, 0.000, 0.000)"
+  assert f"{row} (seed 1 across machines) |" in table and "pair runs that trained on different machines" in table
+  assert "0.000 ± 0.000 (0.000, 0.000, 0.000) | [" in table.split("| dropout=0.3 |")[1]
+  # A run that resumed on a second machine pairs with no single-machine run.
+  assert sweep_report.cross_machine_seeds(
+    dataclasses.replace(results[1], hosts={0: ("A", "B"), 1: ("A",), 2: ("A",)}), results[0]
+  ) == [0]
+
+
+def test_a_machine_is_its_cpu_numbers_and_widest_vector_extension(tmp_path):
+  from ganjax import host
+
+  cpuinfo = tmp_path / "cpuinfo"
+  block = (
+    "processor\t: {i}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+    "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+  )
+  cpuinfo.write_text(block.format(i=0) + "\n" + block.format(i=1).replace("avx2", "avx512f"))
+  assert host.cpu_fingerprint(str(cpuinfo)) == "AuthenticAMD 25/1 avx2"  # the first processor's
+  assert host.cpu_name(str(cpuinfo)) == "AMD EPYC"
+  assert host.fingerprint("cpu", str(cpuinfo)).startswith("AuthenticAMD 25/1 avx2, jaxlib 0.")
+  cpuinfo.write_text(block.format(i=0).replace("avx2", "avx2 avx512f"))
+  assert host.cpu_fingerprint(str(cpuinfo)) == "AuthenticAMD 25/1 avx512f"
+  assert host.cpu_fingerprint(str(tmp_path / "absent")) == host.platform.machine()
 
 
 def test_export_keeps_the_evidence_without_checkpoints_and_counts_as_finished_elsewhere(tmp_path, capsys):
