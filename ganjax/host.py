@@ -3,8 +3,10 @@
 Two runs of one seed on one machine compute the same numbers; on machines whose CPUs take
 different vector paths (AVX2 against AVX-512, say), oneDNN and XLA add in other orders and the
 runs part ways: at the DCGAN default, fid_mnist moved by 0.36 to 0.55 at a fixed seed between
-such hosts (docs/dcgan_quality.md, screen 25), as much as many tricks' effects. A sweep records
-each run's `fingerprint` so that its tables can say which paired differences cross machines.
+such hosts (docs/sweeps.md), as much as many tricks' effects. A sweep records each run's
+`fingerprint` so that its tables can say which paired differences cross machines. It tells
+machines apart by their CPU's numbers, which is stricter than the rounding: two AVX2
+generations of AMD EPYC computed the same runs bit for bit.
 Reads /proc/cpuinfo and package metadata only: importing JAX here would claim an accelerator.
 """
 
