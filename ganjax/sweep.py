@@ -260,7 +260,9 @@ def execute(
     hosts.append(machine)
   start = time.perf_counter()
   status = call([sys.executable, "-m", f"experiments.{experiment}", *run.argv()], running)
-  record["train_seconds"] = record.get("train_seconds", 0.0) + round(time.perf_counter() - start, 1)
+  # Rounded after the sum: a resumed run adds its sessions' times, and a sum of rounded floats
+  # need not be one (a record read 2150.2999999999997).
+  record["train_seconds"] = round(record.get("train_seconds", 0.0) + time.perf_counter() - start, 1)
   if os.path.isdir(run.workdir):  # not when the run could not make its workdir
     write_record(run, record)
   if status != 0:
