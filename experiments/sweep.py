@@ -6,6 +6,8 @@
         --workdir=runs/ablation                      # each change alone against the defaults
     python -m experiments.sweep dcgan --seeds=3 --set ema_decay=0,0.999 --workdir=runs/sweep_x \
         --shard=0/4                                  # runs 0, 4, 8, ...: one shard per machine
+    python -m experiments.sweep dcgan --seeds=4 --ablate ema_decay=0 --workdir=runs/ablation \
+        --shard=0/2 --shard_by=seed                  # seeds 0 and 2, every configuration
     python -m experiments.sweep dcgan --seeds=3 --set ema_decay=0,0.999 --workdir=runs/sweep_x \
         --report_only                                # the tables of what has finished
     python -m experiments.sweep dcgan --seeds=3 --set ema_decay=0,0.999 --workdir=runs/sweep_x \
@@ -58,6 +60,13 @@ def parse(argv):
     help="each value one configuration that changes NAME alone from the baseline",
   )
   parser.add_argument("--shard", default="0/1", help="i/n: run every n-th run from the i-th")
+  parser.add_argument(
+    "--shard_by",
+    default="run",
+    choices=sweep.SHARD_BY,
+    help="run: the most even split; seed: every configuration of a seed in one shard, so that "
+    "each pair (a configuration against the baseline, one seed) trains on one machine",
+  )
   parser.add_argument("--final_samples", type=int, default=10_000, help="samples for a GAN run's final score")
   parser.add_argument("--report_only", action="store_true", help="write the tables of the finished runs; train nothing")
   parser.add_argument("--dry_run", action="store_true", help="list the runs (checked) and stop")
@@ -86,7 +95,7 @@ def main(argv=None) -> None:
   runs = sweep.expand(sets, ablations, list(range(args.seeds)), args.workdir)
   configs = sweep.check_runs(module.DEFAULTS, runs, presets)  # every combination, before anything trains
   index, count = sweep.parse_shard(args.shard)
-  mine = sweep.shard(runs, index, count)
+  mine = sweep.shard(runs, index, count, args.shard_by)
   command = "python -m experiments.sweep " + shlex.join(argv if argv is not None else sys.argv[1:])
   if args.dry_run:
     for run in mine:

@@ -149,9 +149,22 @@ def parse_shard(text: str) -> tuple[int, int]:
   return int(index), int(count)
 
 
-def shard(runs: list[Run], index: int, count: int) -> list[Run]:
-  """Every `count`-th run from the `index`-th: n shards together run each run once."""
-  return runs[index::count]
+SHARD_BY = ("run", "seed")
+
+
+def shard(runs: list[Run], index: int, count: int, by: str = "run") -> list[Run]:
+  """The runs of shard `index` of `count`; the shards together run each run once.
+
+  by="run": every `count`-th run from the `index`-th, the most even split.
+  by="seed": every configuration of every `count`-th seed from the `index`-th, so each seed's
+  pairs (a configuration against the baseline) train on one machine and round alike there.
+  """
+  if by == "run":
+    return runs[index::count]
+  if by != "seed":
+    raise ValueError(f"shard by {by!r}: not one of {SHARD_BY}")
+  seeds = sorted({run.seed for run in runs})
+  return [run for run in runs if seeds.index(run.seed) % count == index]
 
 
 def check_runs(defaults: Config, runs: list[Run], presets: Mapping[str, Config] | None = None) -> dict[Run, Config]:
@@ -186,8 +199,30 @@ def read_record(run: Run) -> dict:
   path = os.path.join(run.workdir, RUN_RECORD)
   if not os.path.exists(path):
     return {}
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      record = json.load(f)
+  except json.JSONDecodeError as e:
+    raise UsageError(f"{path} is not JSON ({e}); fix it or delete it, the run's checkpoints are kept.") from e
+  if not isinstance(record, dict):
+    raise UsageError(f"{path} holds no JSON object; fix it or delete it, the run's checkpoints are kept.")
+  return record
+
+
+UNKNOWN_HOST = "unknown: trained before its sweep noted machines"
+
+
+def is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_hosts(record: dict) -> list[str]:
+  """The machines a run's record names. A record without a list of names (older than the
+  "hosts" field, or edited by hand) trained somewhere unknown, and says so."""
+  hosts = record.get("hosts")
+  if isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts):
+    return list(hosts)
+  return [UNKNOWN_HOST] if record else []
 
 
 def write_record(run: Run, record: dict) -> None:
@@ -255,14 +290,16 @@ def execute(
   record = read_record(run)
   # Every machine that trained a part of the run: a pair of runs from different ones differs
   # in float rounding as well as in the change (sweep_report marks such pairs).
-  machine, hosts = host.fingerprint(config.accelerator), record.setdefault("hosts", [])
-  if machine not in hosts:
-    hosts.append(machine)
+  hosts = record_hosts(record)
+  machine = host.fingerprint(config.accelerator)
+  record["hosts"] = hosts if machine in hosts else [*hosts, machine]
+  before = record.get("train_seconds", 0.0)
   start = time.perf_counter()
   status = call([sys.executable, "-m", f"experiments.{experiment}", *run.argv()], running)
   # Rounded after the sum: a resumed run adds its sessions' times, and a sum of rounded floats
-  # need not be one (a record read 2150.2999999999997).
-  record["train_seconds"] = round(record.get("train_seconds", 0.0) + time.perf_counter() - start, 1)
+  # need not be one (a record read 2150.2999999999997). A time unknown before stays unknown.
+  elapsed = time.perf_counter() - start
+  record["train_seconds"] = round(before + elapsed, 1) if is_number(before) else None
   if os.path.isdir(run.workdir):  # not when the run could not make its workdir
     write_record(run, record)
   if status != 0:

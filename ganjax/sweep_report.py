@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from ganjax import jsonl
-from ganjax.sweep import BASELINE, TABLES, Run, read_record
+from ganjax.sweep import BASELINE, TABLES, UNKNOWN_HOST, Run, is_number, read_record, record_hosts
 
 # First in the tables when present, in this order; any other float a run reports follows.
 LEADING = ("fid_mnist", "kid_mnist", "is_mnist", "precision_mnist", "recall_mnist", "label_accuracy_mnist")
@@ -74,10 +74,9 @@ def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
     if record:
       # A record copied in or written by hand may lack the time or hold null: not a number.
       seconds = record.get("train_seconds")
-      is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
-      result.train_seconds[run.seed] = float(seconds) if is_number else float("nan")
-      hosts = record.get("hosts")
-      if isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts):
+      result.train_seconds[run.seed] = float(seconds) if is_number(seconds) else float("nan")
+      hosts = record_hosts(record)
+      if hosts != [UNKNOWN_HOST]:  # a finished run from before the records: unknown, not crossing
         result.hosts[run.seed] = tuple(hosts)
     rows = jsonl.read_rows(os.path.join(run.workdir, "eval.jsonl"))
     if rows:

@@ -87,6 +87,52 @@ def test_shards_together_run_every_run_once():
   assert names_and_seeds(shards[1]) == [("ema_decay=0", 1), ("ema_decay=0.9", 2)]
 
 
+def test_shards_by_seed_keep_each_seeds_pairs_together():
+  runs = sweep.expand([], [sweep.parse_assignment("ema_decay=0,0.9", "--ablate")], [0, 1, 2], "sw")
+  shards = [sweep.shard(runs, i, 2, by="seed") for i in range(2)]
+  assert sorted(names_and_seeds(sum(shards, []))) == sorted(names_and_seeds(runs))
+  assert names_and_seeds(shards[1]) == [("baseline", 1), ("ema_decay=0", 1), ("ema_decay=0.9", 1)]
+  assert {r.seed for r in shards[0]} == {0, 2}
+
+
+@pytest.mark.parametrize(
+  "record, hosts_before, seconds",
+  [
+    ({}, [], 0.0),  # a new run
+    ({"train_seconds": 12.5}, [sweep.UNKNOWN_HOST], 12.5),  # a record older than "hosts"
+    ({"hosts": None, "train_seconds": None}, [sweep.UNKNOWN_HOST], None),  # edited by hand
+  ],
+)
+def test_a_run_record_keeps_what_it_does_not_know(tmp_path, monkeypatch, record, hosts_before, seconds):
+  """Resuming a run adds this machine to the ones its record names and this session's time to
+  its train time; where the record does not say (older, or null), that stays unknown."""
+  from experiments import dcgan
+  from ganjax import host
+
+  run = sweep.expand([], [], [0], str(tmp_path))[0]
+  config = sweep.check_runs(dcgan.DEFAULTS, [run])[run]
+  os.makedirs(run.workdir)
+  if record:
+    sweep.write_record(run, record)
+  monkeypatch.setattr(sweep, "call", lambda argv, running: 1)  # the run fails at once
+  assert sweep.execute("dcgan", run, config, 1000) == "failed: the run exited with status 1"
+  written = sweep.read_record(run)
+  assert written["hosts"] == [*hosts_before, host.fingerprint(config.accelerator)]
+  if seconds is None:
+    assert written["train_seconds"] is None
+  else:
+    assert seconds <= written["train_seconds"] < seconds + 5
+
+
+def test_a_broken_run_record_is_one_sentence(tmp_path):
+  run = sweep.expand([], [], [0], str(tmp_path))[0]
+  os.makedirs(run.workdir)
+  with open(os.path.join(run.workdir, sweep.RUN_RECORD), "w") as f:
+    f.write('{"train_seconds": 1')
+  with pytest.raises(UsageError, match="sweep_run.json is not JSON .*; fix it or delete it"):
+    sweep.read_record(run)
+
+
 @pytest.mark.parametrize(
   "argv, message",
   [
