@@ -53,11 +53,7 @@ class ConfigResult:
 
 
 def _floats(report: dict) -> dict[str, float]:
-  return {
-    k: float(v)
-    for k, v in report.items()
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SKIPPED
-  }
+  return {k: float(v) for k, v in report.items() if is_number(v) and k not in SKIPPED}
 
 
 def collect(runs: list[Run], score_paths: dict[Run, str]) -> list[ConfigResult]:
